@@ -35,6 +35,11 @@
         "demo/crm_consent_purpose_demo.xml",
         "demo/crm_consent_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "crm_consent/static/tests/tours/*.js",
+        ],
+    },
     "post_init_hook": "post_init_hook",
     "installable": True,
 }
