@@ -1,9 +1,7 @@
-from . import (
-    crm_consent,
-    crm_consent_channel,
-    crm_consent_event,
-    crm_consent_purpose,
-    mail_blacklist,
-    phone_blacklist,
-    res_partner,
-)
+from . import crm_consent_channel
+from . import crm_consent_purpose
+from . import crm_consent_event
+from . import crm_consent
+from . import res_partner
+from . import mail_blacklist
+from . import phone_blacklist
