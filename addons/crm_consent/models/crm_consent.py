@@ -1,7 +1,7 @@
 import logging
 import time
 
-from odoo import api, fields, models
+from odoo import api, fields, models, modules
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -44,6 +44,42 @@ class CrmConsent(models.Model):
     )
     last_event_id = fields.Many2one("crm.consent.event", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True, index=True)
+    needs_repermission = fields.Boolean(
+        compute="_compute_needs_repermission",
+        search="_search_needs_repermission",
+        help="Granted longer ago than the re-permission age of the consent "
+        "settings: ask the customer to confirm it again.",
+    )
+
+    def _repermission_limit(self):
+        months = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("crm_consent.repermission_months", 24)
+        )
+        return fields.Datetime.subtract(fields.Datetime.now(), months=months)
+
+    @api.depends("state", "date")
+    def _compute_needs_repermission(self):
+        limit = self._repermission_limit()
+        for consent in self:
+            consent.needs_repermission = bool(
+                consent.state == "granted" and consent.date and consent.date < limit
+            )
+
+    def _search_needs_repermission(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise NotImplementedError(
+                self.env._(
+                    "Operation not supported: %(operator)s %(value)r",
+                    operator=operator,
+                    value=value,
+                )
+            )
+        domain = [("state", "=", "granted"), ("date", "<", self._repermission_limit())]
+        if (operator == "=") != value:
+            return ["!", "&", *domain]
+        return domain
 
     _sql_constraints = [
         (
@@ -206,6 +242,10 @@ class CrmConsent(models.Model):
         date=False,
         expiry_date=False,
         only_current_states=None,
+        ip_address=False,
+        user_agent=False,
+        origin=False,
+        consent_text=False,
     ):
         """Append consent events for ``partners`` and update their current state.
 
@@ -277,13 +317,16 @@ class CrmConsent(models.Model):
                     INSERT INTO crm_consent_event (
                         partner_id, channel_id, purpose_id, previous_state, state,
                         source, legal_basis, proof, user_id, date, expiry_date,
+                        ip_address, user_agent, origin, consent_text_id,
                         company_id, create_uid, create_date, write_uid, write_date
                     )
                     SELECT target.partner_id, %(channel_id)s, %(purpose_id)s,
                            target.previous_state, %(state)s, %(source)s,
                            %(legal_basis)s, %(proof)s, %(uid)s, %(date)s,
-                           %(expiry_date)s, target.company_id, %(uid)s,
-                           NOW() AT TIME ZONE 'UTC', %(uid)s, NOW() AT TIME ZONE 'UTC'
+                           %(expiry_date)s, %(ip_address)s, %(user_agent)s,
+                           %(origin)s, %(consent_text_id)s, target.company_id,
+                           %(uid)s, NOW() AT TIME ZONE 'UTC', %(uid)s,
+                           NOW() AT TIME ZONE 'UTC'
                       FROM target
                  RETURNING id, partner_id, company_id
                 ), upserted AS (
@@ -322,6 +365,10 @@ class CrmConsent(models.Model):
                 proof=proof or None,
                 uid=self.env.uid,
                 expiry_date=expiry_date,
+                ip_address=ip_address or None,
+                user_agent=(user_agent or "")[:1024] or None,
+                origin=origin or None,
+                consent_text_id=consent_text.id if consent_text else None,
             )
         )
         self.invalidate_model()
@@ -425,7 +472,8 @@ class CrmConsent(models.Model):
 
         A partner is contactable when it is active, has the contact detail the
         channel needs and its consent allows contact: granted and not expired,
-        or, for an opt-out purpose, anything but refused or pending. With
+        or, when never asked, allowed by the opt-out regime of the company for
+        the partner's country and channel, else by the purpose's regime. With
         ``at`` the consent is read from the ledger as it stood then, which
         answers whether a past send was covered. Without it, the current state
         is used and, for marketing purposes, active blacklist entries exclude
@@ -499,12 +547,30 @@ class CrmConsent(models.Model):
                     """
                 )
 
-        never_asked_allowed = purpose.regime == "opt_out"
+        never_asked_allowed = SQL("%s", purpose.regime == "opt_out")
+        regime_join = SQL()
+        if not purpose.is_transactional:
+            # A company's regime for the partner's country and the channel
+            # overrides the purpose's default for partners never asked.
+            regime_join = SQL(
+                """
+                LEFT JOIN crm_consent_regime regime
+                       ON regime.channel_id = %s
+                      AND regime.country_id = partner.country_id
+                      AND regime.company_id = COALESCE(partner.company_id, %s)
+                """,
+                channel.id,
+                self.env.company.id,
+            )
+            never_asked_allowed = SQL(
+                "COALESCE(regime.regime = 'opt_out', %s)", purpose.regime == "opt_out"
+            )
         return SQL(
             """
             SELECT partner.id
               FROM res_partner partner
                    %(state_source)s
+                   %(regime_join)s
              WHERE partner.active
                    %(partner_filter)s
                    %(address_filter)s
@@ -517,6 +583,7 @@ class CrmConsent(models.Model):
                    END
             """,
             state_source=state_source,
+            regime_join=regime_join,
             partner_filter=partner_filter,
             address_filter=address_filter,
             blacklist_filter=blacklist_filter,
@@ -540,7 +607,64 @@ class CrmConsent(models.Model):
         self.env["crm.consent.event"].flush_model()
         self.env["mail.blacklist"].flush_model(["email", "active"])
         self.env["phone.blacklist"].flush_model(["number", "active"])
+        self.env["crm.consent.regime"].flush_model()
         rows = self.env.execute_query(
             self._contactable_query(channel, purpose, partner_ids=partner_ids, at=at)
         )
         return [row[0] for row in rows]
+
+    # ------------------------------------------------------------------
+    # Double opt-in expiry
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_expire_double_opt_in(self):
+        self._expire_double_opt_in()
+
+    @api.model
+    def _expire_double_opt_in(self, batch_size=5000):
+        """Refuse pending requests older than the double opt-in period.
+
+        The refusal has source ``expiry`` and leaves the blacklists alone,
+        because the customer did not refuse anything: the request simply
+        lapsed. Work is committed per batch outside tests, so a large backlog
+        never holds locks for long.
+        """
+        started = time.monotonic()
+        days = self.env["crm.consent.event"]._double_opt_in_days()
+        limit = fields.Datetime.subtract(fields.Datetime.now(), days=days)
+        consent = self.sudo().with_context(crm_consent_skip_blacklist_sync=True)
+        expired = 0
+        while True:
+            groups = consent._read_group(
+                [("state", "=", "pending"), ("date", "<", limit)],
+                ["channel_id", "purpose_id"],
+                ["partner_id:array_agg"],
+                limit=1,
+            )
+            if not groups:
+                break
+            channel, purpose, partner_ids = groups[0]
+            partners = self.env["res.partner"].browse(partner_ids[:batch_size])
+            consent._record(
+                partners,
+                channel,
+                purpose,
+                "refused",
+                source="expiry",
+                legal_basis=False,
+                proof=self.env._(
+                    "Double opt-in request not confirmed within %(days)s days.",
+                    days=days,
+                ),
+                only_current_states=["pending"],
+            )
+            expired += len(partners)
+            if not modules.module.current_test:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        _logger.info(
+            "Expired %s double opt-in requests in %.2fs",
+            expired,
+            time.monotonic() - started,
+        )
+        return expired

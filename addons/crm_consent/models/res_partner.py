@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..tools import normalize_phone
@@ -143,6 +144,11 @@ class ResPartner(models.Model):
         legal_basis="consent",
         date=False,
         expiry_date=False,
+        double_opt_in=False,
+        ip_address=False,
+        user_agent=False,
+        origin=False,
+        consent_text_id=False,
     ):
         """Record a consent change of these partners for one channel and purpose.
 
@@ -158,6 +164,14 @@ class ResPartner(models.Model):
         :param date: when the customer decided (UTC); now by default. An older
             date adds history without overriding a newer current state.
         :param expiry_date: day after which a grant no longer allows contact
+        :param bool double_opt_in: with ``state='granted'`` on the e-mail
+            channel, record ``pending`` and e-mail each partner a link that
+            confirms the grant
+        :param str ip_address: IP address the customer answered from
+        :param str user_agent: browser the customer answered with
+        :param str origin: form, page or channel where the customer answered
+        :param int consent_text_id: ``crm.consent.text`` shown to the customer;
+            the current text of the purpose and channel by default
         :returns: True
 
         One event is appended per partner, in a single SQL statement for the
@@ -165,17 +179,63 @@ class ResPartner(models.Model):
         or SMS also adds or lifts the address in Odoo's blacklists.
         """
         consent = self.env["crm.consent"]
-        consent._record(
+        channel = consent._get_channel(channel_code)
+        purpose = consent._get_purpose(purpose_code)
+        if consent_text_id:
+            consent_text = self.env["crm.consent.text"].browse(consent_text_id).exists()
+            if not consent_text:
+                raise UserError(
+                    self.env._(
+                        "Consent text %(id)s does not exist.", id=consent_text_id
+                    )
+                )
+        else:
+            consent_text = (
+                self.env["crm.consent.text"].sudo()._get_current(purpose, channel)
+            )
+        if double_opt_in and state == "granted":
+            if channel.code != "email":
+                raise UserError(
+                    self.env._(
+                        "Double opt-in confirms by e-mail, so it needs the 'email' "
+                        "channel, not %(code)r.",
+                        code=channel.code,
+                    )
+                )
+            state = "pending"
+        else:
+            double_opt_in = False
+        recorded_ids = consent._record(
             self,
-            consent._get_channel(channel_code),
-            consent._get_purpose(purpose_code),
+            channel,
+            purpose,
             state,
             source=source,
             proof=proof,
             legal_basis=legal_basis,
             date=date,
             expiry_date=expiry_date,
+            ip_address=ip_address,
+            user_agent=user_agent,
+            origin=origin,
+            consent_text=consent_text,
         )
+        if double_opt_in and recorded_ids:
+            events = (
+                self.env["crm.consent.event"]
+                .sudo()
+                .search(
+                    [
+                        ("partner_id", "in", recorded_ids),
+                        ("channel_id", "=", channel.id),
+                        ("purpose_id", "=", purpose.id),
+                        ("state", "=", "pending"),
+                    ],
+                    order="id desc",
+                    limit=len(recorded_ids),
+                )
+            )
+            events._send_double_opt_in_request()
         return True
 
     def consent_get(self, channel_code, purpose_code="marketing", at=False):
@@ -233,6 +293,211 @@ class ResPartner(models.Model):
         return self.env["crm.consent"]._filter_contactable(
             self.ids, channel_code, purpose_code, at=at
         )
+
+    def consent_preference_url(self):
+        """Return the absolute URL of this partner's preference centre.
+
+        The link needs no login: it carries a token signed for this partner
+        that expires after the days set in the consent settings.
+        """
+        self.ensure_one()
+        token = self.env["crm.consent.token"]._sign(
+            "preferences", [self.id], self._consent_link_validity_days()
+        )
+        return f"{self.get_base_url()}/consent/preferences/{self.id}/{token}"
+
+    def consent_export(self, export_format="json"):
+        """Return the whole consent history of these partners, with proofs.
+
+        :param str export_format: ``json`` for a list of dicts (one per event,
+            oldest first) or ``csv`` for the same rows as CSV text
+        """
+        rows = self.env["crm.consent.event"]._export_rows(self)
+        if export_format == "json":
+            return rows
+        if export_format == "csv":
+            return self.env["crm.consent.event"]._rows_to_csv(rows)
+        raise UserError(
+            self.env._(
+                "Unknown export format %(format)r. Use 'json' or 'csv'.",
+                format=export_format,
+            )
+        )
+
+    def _consent_link_validity_days(self):
+        return int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("crm_consent.link_validity_days", 365)
+        )
+
+    def _consent_unsubscribe_url(self, channel_code="email", purpose_code="marketing"):
+        """Return the one-click unsubscribe URL of this partner (RFC 8058)."""
+        self.ensure_one()
+        token = self.env["crm.consent.token"]._sign(
+            "unsubscribe",
+            [self.id, channel_code, purpose_code],
+            self._consent_link_validity_days(),
+        )
+        return (
+            f"{self.get_base_url()}/consent/unsubscribe/{self.id}/"
+            f"{channel_code}/{purpose_code}/{token}"
+        )
+
+    def _consent_list_unsubscribe_headers(self, purpose_code="marketing"):
+        """Return the List-Unsubscribe headers for a marketing e-mail to this partner.
+
+        ``List-Unsubscribe`` carries the suite's one-click URL and, when the
+        company has a catchall address, a mailto. ``List-Unsubscribe-Post``
+        tells mail clients that a POST to the URL unsubscribes at once.
+        """
+        self.ensure_one()
+        targets = [f"<{self._consent_unsubscribe_url('email', purpose_code)}>"]
+        alias_domain = self.env.company.alias_domain_id
+        if alias_domain and alias_domain.catchall_email:
+            # TODO: replies to this address land in the catchall and are not
+            # turned into refusals yet; only the URL records them.
+            targets.append(
+                f"<mailto:{alias_domain.catchall_email}?subject=unsubscribe%20{purpose_code}>"
+            )
+        return {
+            "List-Unsubscribe": ", ".join(targets),
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+
+    def _consent_grant_soft_opt_in(self, proof=False):
+        """Grant marketing e-mail to customers where the soft opt-in regime applies.
+
+        Called when these partners buy. Only partners never asked about
+        marketing e-mail, in a country whose regime for e-mail is soft
+        opt-in, get the grant, on legitimate interest and with source
+        ``purchase``; they can refuse it with one click like any grant.
+        """
+        consent = self.env["crm.consent"].sudo()
+        channel = consent._get_channel("email")
+        purpose = consent._get_purpose("marketing")
+        regimes = (
+            self.env["crm.consent.regime"]
+            .sudo()
+            .search([("channel_id", "=", channel.id), ("regime", "=", "soft_opt_in")])
+        )
+        eligible = self.filtered(
+            lambda partner: any(
+                regime.country_id == partner.country_id
+                and regime.company_id == (partner.company_id or self.env.company)
+                for regime in regimes
+            )
+        )
+        if eligible:
+            consent._record(
+                eligible,
+                channel,
+                purpose,
+                "granted",
+                source="purchase",
+                legal_basis="legitimate_interests",
+                proof=proof or False,
+                only_current_states=[None],
+            )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        partners = super().create(vals_list)
+        partners._consent_apply_suppression()
+        return partners
+
+    def write(self, vals):
+        result = super().write(vals)
+        if {"email", "phone", "mobile", "country_id"} & set(vals):
+            self._consent_apply_suppression()
+        return result
+
+    @api.model
+    def _consent_apply_suppression(self, suppression_lists=None):
+        """Refuse the channel of every suppression list that lists these partners.
+
+        Called on a recordset, it checks those partners against every active
+        list; called with ``suppression_lists`` on an empty recordset, it
+        checks every partner against those lists. One SQL query finds the
+        matches by comparing SHA-256 digests of the normalised addresses.
+        Returns the partners that matched.
+        """
+        List = self.env["crm.consent.suppression.list"].sudo()
+        if suppression_lists is None:
+            suppression_lists = List.search([])
+        if not suppression_lists:
+            return self.browse()
+        self.flush_model(["email_normalized", "phone_e164", "mobile_e164"])
+        self.env["crm.consent.suppression.entry"].flush_model()
+        partner_filter = SQL("AND partner.id = ANY(%s)", self.ids) if self else SQL()
+        rows = self.env.execute_query(
+            SQL(
+                """
+                WITH partner_digest AS (
+                    SELECT partner.id AS partner_id, 'email' AS kind,
+                           encode(sha256(convert_to(partner.email_normalized, 'UTF8')), 'hex') AS digest
+                      FROM res_partner partner
+                     WHERE partner.email_normalized IS NOT NULL %(partner_filter)s
+                 UNION ALL
+                    SELECT partner.id, 'phone',
+                           encode(sha256(convert_to(partner.phone_e164, 'UTF8')), 'hex')
+                      FROM res_partner partner
+                     WHERE partner.phone_e164 IS NOT NULL %(partner_filter)s
+                 UNION ALL
+                    SELECT partner.id, 'phone',
+                           encode(sha256(convert_to(partner.mobile_e164, 'UTF8')), 'hex')
+                      FROM res_partner partner
+                     WHERE partner.mobile_e164 IS NOT NULL %(partner_filter)s
+                )
+                SELECT DISTINCT list.id, partner_digest.partner_id
+                  FROM partner_digest
+                  JOIN crm_consent_suppression_entry entry
+                    ON entry.digest = partner_digest.digest
+                  JOIN crm_consent_suppression_list list ON list.id = entry.list_id
+                  JOIN crm_consent_channel channel ON channel.id = list.channel_id
+                 WHERE list.id = ANY(%(list_ids)s)
+                   AND partner_digest.kind = CASE
+                           WHEN channel.address_type = 'email' THEN 'email' ELSE 'phone'
+                       END
+                """,
+                list_ids=suppression_lists.ids,
+                partner_filter=partner_filter,
+            )
+        )
+        if not rows:
+            return self.browse()
+        partners_by_list = {}
+        for list_id, partner_id in rows:
+            partners_by_list.setdefault(list_id, []).append(partner_id)
+        consent = (
+            self.env["crm.consent"]
+            .sudo()
+            .with_context(crm_consent_skip_blacklist_sync=True)
+        )
+        purposes = (
+            self.env["crm.consent.purpose"]
+            .sudo()
+            .search([("is_transactional", "=", False)])
+        )
+        matched = self.browse()
+        for suppression_list in List.browse(list(partners_by_list)):
+            partners = self.browse(partners_by_list[suppression_list.id])
+            matched |= partners
+            for purpose in purposes:
+                consent._record(
+                    partners,
+                    suppression_list.channel_id,
+                    purpose,
+                    "refused",
+                    source="suppression_list",
+                    legal_basis=False,
+                    proof=self.env._(
+                        "Listed in suppression list %(name)s",
+                        name=suppression_list.name,
+                    ),
+                    only_current_states=[None, "granted", "pending"],
+                )
+        return matched
 
     def action_view_consent_events(self):
         self.ensure_one()

@@ -5,3 +5,6 @@ from . import test_blacklist_sync
 from . import test_consent_access
 from . import test_partner_form
 from . import test_partner_tab_tour
+from . import test_double_opt_in
+from . import test_public_pages
+from . import test_suppression_and_regimes

@@ -1,0 +1,183 @@
+import re
+
+from odoo.tests import HttpCase, new_test_user, tagged
+
+CSRF_TOKEN = re.compile(r"[0-9a-f]{40}o[0-9]+")
+
+
+@tagged("post_install", "-at_install")
+class TestPublicPages(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.partner = cls.env["res.partner"].create(
+            {"name": "Inés Calvo Secreta", "email": "ines.calvo@ejemplo.es"}
+        )
+        cls.partner.consent_record("email", "granted", proof="Alta en tienda")
+
+    def _path(self, url):
+        return url.split("/", 3)[3]
+
+    def _events(self, channel_code="email"):
+        return self.env["crm.consent.event"].search(
+            [
+                ("partner_id", "=", self.partner.id),
+                ("channel_id.code", "=", channel_code),
+            ],
+            order="id",
+        )
+
+    def test_preference_page_lists_current_state(self):
+        response = self.url_open(
+            "/" + self._path(self.partner.consent_preference_url())
+        )
+
+        self.assertEqual(response.status_code, 200)
+        email_row = response.text.split("o_consent_row_email_marketing", 1)[1]
+        email_row = email_row.split("</tr>")[0]
+        self.assertRegex(email_row, r'value="granted"[^>]*checked')
+        self.assertNotRegex(email_row, r'value="refused"[^>]*checked')
+        sms_row = response.text.split("o_consent_row_sms_marketing", 1)[1]
+        self.assertNotIn(
+            "checked", sms_row.split("</tr>")[0], "never asked: none selected"
+        )
+
+    def test_tampered_token_reveals_nothing(self):
+        url = self.partner.consent_preference_url()
+        expiry, signature = url.rsplit("/", 1)[1].split(".")
+        tampered = url.rsplit("/", 1)[0] + f"/{expiry}.{'0' * len(signature)}"
+        other_partner = url.replace(
+            f"/preferences/{self.partner.id}/", "/preferences/999999/"
+        )
+        expired = url.rsplit("/", 1)[0] + f"/1000.{signature}"
+
+        answers = [
+            self.url_open("/" + self._path(candidate))
+            for candidate in (tampered, other_partner, expired)
+        ]
+        self.assertEqual({answer.status_code for answer in answers}, {404})
+        pages = {CSRF_TOKEN.sub("", answer.text) for answer in answers}
+        self.assertEqual(len(pages), 1, "every invalid link gets the same page")
+        self.assertNotIn("Inés", answers[0].text)
+        self.assertIn("o_consent_invalid_link", answers[0].text)
+
+    def test_preference_post_records_with_proof(self):
+        path = "/" + self._path(self.partner.consent_preference_url())
+        page = self.url_open(path)
+        csrf = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        email = self.env.ref("crm_consent.channel_email")
+        sms = self.env.ref("crm_consent.channel_sms")
+        marketing = self.env.ref("crm_consent.purpose_marketing")
+
+        response = self.url_open(
+            path,
+            data={
+                "csrf_token": csrf,
+                f"choice_{email.id}_{marketing.id}": "refused",
+                f"choice_{sms.id}_{marketing.id}": "granted",
+            },
+            headers={"User-Agent": "Navegador de prueba"},
+        )
+
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("o_consent_saved", response.text)
+        refusal = self._events("email")[-1]
+        self.assertEqual(refusal.state, "refused")
+        self.assertEqual(refusal.source, "preference_centre")
+        self.assertEqual(refusal.user_agent, "Navegador de prueba")
+        self.assertEqual(refusal.ip_address, "127.0.0.1")
+        self.assertEqual(self._events("sms").state, "granted")
+
+    def test_one_click_unsubscribe(self):
+        """Case C5: RFC 8058 POST refuses at once, with proof, without session."""
+        url = self.partner._consent_unsubscribe_url("email", "marketing")
+        response = self.url_open(
+            "/" + self._path(url),
+            data={"List-Unsubscribe": "One-Click"},
+            allow_redirects=False,
+        )
+
+        self.assertEqual(response.status_code, 200)
+        self.assertNotIn("Set-Cookie", response.headers)
+        refusal = self._events("email")[-1]
+        self.assertEqual(refusal.state, "refused")
+        self.assertEqual(refusal.source, "unsubscribe")
+        self.assertEqual(refusal.ip_address, "127.0.0.1")
+        self.assertFalse(self.partner.consent_filter_contactable("email"))
+
+    def test_one_click_empty_body_is_defined_error(self):
+        url = self.partner._consent_unsubscribe_url("email", "marketing")
+        response = self.opener.post(
+            f"{self.base_url()}/{self._path(url)}",
+            data=b"",
+            allow_redirects=False,
+            timeout=12,
+        )
+
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(len(self._events("email")), 1, "nothing recorded")
+
+    def test_one_click_bad_token_is_rejected(self):
+        url = self.partner._consent_unsubscribe_url("email", "marketing")
+        response = self.url_open(
+            "/" + self._path(url[:-4] + "abcd"),
+            data={"List-Unsubscribe": "One-Click"},
+            allow_redirects=False,
+        )
+        self.assertEqual(response.status_code, 404)
+        self.assertEqual(len(self._events("email")), 1)
+
+    def test_headers_point_to_unsubscribe_route(self):
+        headers = self.partner._consent_list_unsubscribe_headers("marketing")
+        self.assertEqual(headers["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click")
+        self.assertIn(
+            f"/consent/unsubscribe/{self.partner.id}/email/marketing/",
+            headers["List-Unsubscribe"],
+        )
+
+    def test_confirm_link_needs_post(self):
+        self.partner.consent_record("email", "granted", "transactional")
+        self.partner.consent_record("email", "granted", "marketing", double_opt_in=True)
+        request_event = self._events("email")[-1]
+        self.assertEqual(request_event.state, "pending")
+        path = "/" + self._path(request_event.sudo().double_opt_in_url)
+
+        page = self.url_open(path)
+        self.assertEqual(
+            request_event, self._events("email")[-1], "GET records nothing"
+        )
+        csrf = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        response = self.url_open(path, data={"csrf_token": csrf})
+
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("o_consent_confirmed", response.text)
+        confirmation = self._events("email")[-1]
+        self.assertEqual(confirmation.state, "granted")
+        self.assertEqual(confirmation.source, "double_opt_in")
+
+    def test_rotating_secret_invalidates_links(self):
+        path = "/" + self._path(self.partner.consent_preference_url())
+        self.env["crm.consent.token"]._rotate_secret()
+        self.assertEqual(self.url_open(path).status_code, 404)
+
+
+@tagged("post_install", "-at_install")
+class TestPreferenceCentreTour(HttpCase):
+    def test_preference_centre_in_spanish(self):
+        self.env["res.lang"]._activate_lang("es_ES")
+        self.env["ir.module.module"]._load_module_terms(["crm_consent"], ["es_ES"])
+        partner = self.env["res.partner"].create(
+            {"name": "Marta Ortiz", "email": "marta.ortiz@ejemplo.es", "lang": "es_ES"}
+        )
+        partner.consent_record("email", "granted")
+        new_test_user(self.env, login="unused_tour_user")
+
+        self.start_tour(
+            partner.consent_preference_url(), "crm_consent_preference_centre"
+        )
+
+        events = self.env["crm.consent.event"].search(
+            [("partner_id", "=", partner.id)], order="id"
+        )
+        self.assertEqual(events[-1].state, "refused")
+        self.assertEqual(events[-1].source, "preference_centre")
