@@ -33,6 +33,7 @@
         "views/crm_consent_event_views.xml",
         "views/crm_consent_views.xml",
         "views/res_partner_views.xml",
+        "wizard/crm_consent_request_wizard_views.xml",
         "views/crm_consent_menus.xml",
     ],
     "demo": [

@@ -331,8 +331,14 @@ class ResPartner(models.Model):
             .get_param("crm_consent.link_validity_days", 365)
         )
 
-    def _consent_unsubscribe_url(self, channel_code="email", purpose_code="marketing"):
-        """Return the one-click unsubscribe URL of this partner (RFC 8058)."""
+    def consent_unsubscribe_url(self, channel_code="email", purpose_code="marketing"):
+        """Return the one-click unsubscribe URL of this partner (RFC 8058).
+
+        A POST of ``List-Unsubscribe=One-Click`` to it refuses the channel for
+        the purpose; a GET shows a page with a button that does the same.
+        Integrators that send e-mail through their own service put it in the
+        ``List-Unsubscribe`` header.
+        """
         self.ensure_one()
         token = self.env["crm.consent.token"]._sign(
             "unsubscribe",
@@ -352,7 +358,7 @@ class ResPartner(models.Model):
         tells mail clients that a POST to the URL unsubscribes at once.
         """
         self.ensure_one()
-        targets = [f"<{self._consent_unsubscribe_url('email', purpose_code)}>"]
+        targets = [f"<{self.consent_unsubscribe_url('email', purpose_code)}>"]
         alias_domain = self.env.company.alias_domain_id
         if alias_domain and alias_domain.catchall_email:
             # TODO: replies to this address land in the catchall and are not

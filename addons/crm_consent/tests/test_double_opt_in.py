@@ -145,3 +145,26 @@ class TestDoubleOptIn(ConsentCase):
         new_text = self.env["crm.consent.text"].browse(action["res_id"])
         self.assertEqual(new_text.version, 2)
         self.assertFalse(self.text_v1.active)
+
+
+@tagged("post_install", "-at_install")
+class TestConsentRequestWizard(ConsentCase):
+    def test_wizard_sends_pending_requests(self):
+        no_email = self.env["res.partner"].create({"name": "Sin correo"})
+        wizard = (
+            self.env["crm.consent.request.wizard"]
+            .with_user(self.user_marketing)
+            .with_context(
+                active_model="res.partner", active_ids=(self.ana | no_email).ids
+            )
+            .create({"proof": "Pidió la newsletter en caja"})
+        )
+        self.assertEqual(wizard.missing_email_count, 1)
+
+        wizard.action_send()
+
+        self.assertEqual(self.state_of(self.ana, "email"), "pending")
+        self.assertFalse(self.state_of(no_email, "email"))
+        event = self.events_of(self.ana, self.channel_email)
+        self.assertEqual(event.proof, "Pidió la newsletter en caja")
+        self.assertEqual(event.user_id, self.user_marketing)

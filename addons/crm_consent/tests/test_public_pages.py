@@ -90,7 +90,7 @@ class TestPublicPages(HttpCase):
 
     def test_one_click_unsubscribe(self):
         """Case C5: RFC 8058 POST refuses at once, with proof, without session."""
-        url = self.partner._consent_unsubscribe_url("email", "marketing")
+        url = self.partner.consent_unsubscribe_url("email", "marketing")
         response = self.url_open(
             "/" + self._path(url),
             data={"List-Unsubscribe": "One-Click"},
@@ -106,7 +106,7 @@ class TestPublicPages(HttpCase):
         self.assertFalse(self.partner.consent_filter_contactable("email"))
 
     def test_one_click_empty_body_is_defined_error(self):
-        url = self.partner._consent_unsubscribe_url("email", "marketing")
+        url = self.partner.consent_unsubscribe_url("email", "marketing")
         response = self.opener.post(
             f"{self.base_url()}/{self._path(url)}",
             data=b"",
@@ -118,7 +118,7 @@ class TestPublicPages(HttpCase):
         self.assertEqual(len(self._events("email")), 1, "nothing recorded")
 
     def test_one_click_bad_token_is_rejected(self):
-        url = self.partner._consent_unsubscribe_url("email", "marketing")
+        url = self.partner.consent_unsubscribe_url("email", "marketing")
         response = self.url_open(
             "/" + self._path(url[:-4] + "abcd"),
             data={"List-Unsubscribe": "One-Click"},

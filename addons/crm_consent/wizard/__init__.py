@@ -1,0 +1,1 @@
+from . import crm_consent_request_wizard
