@@ -14,7 +14,8 @@ class ConsentController(http.Controller):
     Every route checks a signed token (``crm.consent.token``, compared in
     constant time) before it escalates to ``sudo()``. A wrong, tampered or
     expired token, or an id that does not exist, gets the same neutral page,
-    so a page never tells whether a partner exists.
+    so no page reveals
+    whether a partner exists.
     """
 
     # ------------------------------------------------------------------
@@ -77,7 +78,7 @@ class ConsentController(http.Controller):
         """Show a partner's choices per channel and purpose and record changes.
 
         A POST carries one ``choice_<channel id>_<purpose id>`` field per row,
-        ``granted`` or ``refused``; each row whose answer differs from the
+        ``granted`` or ``refused``. Each row whose value differs from the
         current state becomes one event with the request's IP address and
         browser as proof.
         """
@@ -164,7 +165,7 @@ class ConsentController(http.Controller):
         """Record a refusal from a List-Unsubscribe header or the page's button.
 
         A POST whose body is ``List-Unsubscribe=One-Click`` (RFC 8058)
-        refuses at once and answers 200 with a short text, without redirect
+        refuses at once and returns 200 with a short text, without redirect
         or session. Any other POST body is rejected with 400. A GET shows a
         page whose button sends that same POST.
         """

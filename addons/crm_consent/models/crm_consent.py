@@ -471,11 +471,12 @@ class CrmConsent(models.Model):
         """Return an SQL query selecting the ids of contactable partners.
 
         A partner is contactable when it is active, has the contact detail the
-        channel needs and its consent allows contact: granted and not expired,
-        or, when never asked, allowed by the opt-out regime of the company for
-        the partner's country and channel, else by the purpose's regime. With
-        ``at`` the consent is read from the ledger as it stood then, which
-        answers whether a past send was covered. Without it, the current state
+        channel needs and its consent allows contact. A grant must not be
+        expired. A partner never asked passes only when the company's regime
+        for the partner's country and channel is opt-out, or, without such a
+        regime, when the purpose's own regime is. With ``at`` the consent is
+        read from the ledger as it stood then, to check whether a past send
+        was covered. Without it, the current state
         is used and, for marketing purposes, active blacklist entries exclude
         the address as well.
         """

@@ -54,7 +54,7 @@ class CrmConsentToken(models.AbstractModel):
         """Return whether ``token`` signs ``scope`` and ``parts`` and has not expired.
 
         The signature is compared in constant time, and a malformed token is
-        simply invalid, so callers can answer every failure the same way.
+        simply invalid, so callers can respond to every failure the same way.
         """
         if not isinstance(token, str) or token.count(".") != 1:
             return False

@@ -159,7 +159,7 @@ class ResPartner(models.Model):
         :param str source: where the change comes from (``api``, ``form``,
             ``import``, ``blacklist``, ...)
         :param str proof: evidence kept with the event, such as the form or
-            the message in which the customer answered
+            the message in which the customer replied
         :param str legal_basis: GDPR article 6 basis, ``consent`` by default
         :param date: when the customer decided (UTC); now by default. An older
             date adds history without overriding a newer current state.
@@ -284,11 +284,12 @@ class ResPartner(models.Model):
     ):
         """Return the ids of these partners that may be contacted.
 
-        The contact gate of the suite: one SQL query for the whole recordset,
-        checking the partner's consent for the channel and purpose (granted
-        and not expired, or never refused for an opt-out purpose), the
-        contact detail the channel needs and, for marketing, the blacklists.
-        With ``at``, consent is read as it stood at that UTC datetime.
+        This is the contact gate of the suite, one SQL query for the whole
+        recordset. It checks the partner's consent for the channel and
+        purpose, the contact detail the channel needs and, for marketing, the
+        blacklists. A grant must not be expired. A partner never asked passes
+        only under an opt-out regime. With ``at``, consent is read as it
+        stood at that UTC datetime.
         """
         return self.env["crm.consent"]._filter_contactable(
             self.ids, channel_code, purpose_code, at=at
@@ -374,10 +375,11 @@ class ResPartner(models.Model):
     def _consent_grant_soft_opt_in(self, proof=False):
         """Grant marketing e-mail to customers where the soft opt-in regime applies.
 
-        Called when these partners buy. Only partners never asked about
-        marketing e-mail, in a country whose regime for e-mail is soft
-        opt-in, get the grant, on legitimate interest and with source
-        ``purchase``; they can refuse it with one click like any grant.
+        Called when these partners buy. The grant goes only to partners never
+        asked about marketing e-mail whose country has the soft opt-in regime
+        for e-mail. It is recorded on legitimate interest with source
+        ``purchase``, and the customer can refuse it with one click like any
+        grant.
         """
         consent = self.env["crm.consent"].sudo()
         channel = consent._get_channel("email")
@@ -423,7 +425,7 @@ class ResPartner(models.Model):
         """Refuse the channel of every suppression list that lists these partners.
 
         Called on a recordset, it checks those partners against every active
-        list; called with ``suppression_lists`` on an empty recordset, it
+        list. Called with ``suppression_lists`` on an empty recordset, it
         checks every partner against those lists. One SQL query finds the
         matches by comparing SHA-256 digests of the normalised addresses.
         Returns the partners that matched.
