@@ -356,7 +356,7 @@ class ResPartner(models.Model):
 
         ``List-Unsubscribe`` carries the suite's one-click URL and, when the
         company has a catchall address, a mailto. ``List-Unsubscribe-Post``
-        tells mail clients that a POST to the URL unsubscribes at once.
+        informs mail clients that a POST to the URL unsubscribes at once.
         """
         self.ensure_one()
         targets = [f"<{self.consent_unsubscribe_url('email', purpose_code)}>"]
