@@ -351,8 +351,11 @@ class CrmConsent(models.Model):
                            write_uid = EXCLUDED.write_uid,
                            write_date = EXCLUDED.write_date
                      WHERE crm_consent.date <= EXCLUDED.date
+                 RETURNING partner_id
                 )
-                SELECT partner_id FROM inserted
+                SELECT inserted.partner_id, upserted.partner_id IS NOT NULL
+                  FROM inserted
+             LEFT JOIN upserted ON upserted.partner_id = inserted.partner_id
                 """,
                 date=date,
                 channel_id=channel.id,
@@ -373,7 +376,11 @@ class CrmConsent(models.Model):
         )
         self.invalidate_model()
         self.env["crm.consent.event"].invalidate_model()
-        recorded_ids = [row[0] for row in rows]
+        recorded_ids = [partner_id for partner_id, _current in rows]
+        # Only partners whose current state took the new value move the
+        # blacklists: an imported old refusal must not blacklist a customer
+        # who granted consent later.
+        current_ids = [partner_id for partner_id, current in rows if current]
         _logger.info(
             "Recorded %s consent events (%s/%s %s, source %s) in %.2fs",
             len(recorded_ids),
@@ -384,9 +391,9 @@ class CrmConsent(models.Model):
             time.monotonic() - started,
         )
 
-        if recorded_ids and not self.env.context.get("crm_consent_skip_blacklist_sync"):
+        if current_ids and not self.env.context.get("crm_consent_skip_blacklist_sync"):
             self._sync_blacklists(
-                self.env["res.partner"].browse(recorded_ids), channel, purpose, state
+                self.env["res.partner"].browse(current_ids), channel, purpose, state
             )
         return recorded_ids
 

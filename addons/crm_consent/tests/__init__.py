@@ -8,3 +8,4 @@ from . import test_partner_tab_tour
 from . import test_double_opt_in
 from . import test_public_pages
 from . import test_suppression_and_regimes
+from . import test_consent_properties
