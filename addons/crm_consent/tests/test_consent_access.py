@@ -85,3 +85,94 @@ class TestConsentAccess(ConsentCase):
         self.ana.consent_record("email", "granted")
         with self.assertRaisesRegex(UserError, "cannot change"):
             self.ana.consent_ids.write({"channel_id": self.channel_sms.id})
+
+
+@tagged("post_install", "-at_install")
+class TestConsentAccessMatrix(ConsentCase):
+    # Read, write, create, unlink per model and group. Events are never
+    # written or deleted by anyone; the ORM also rejects it in code.
+    MATRIX = {
+        "crm.consent.channel": {
+            "manager": "rwcu",
+            "marketing": "r",
+            "employee": "r",
+            "portal": "",
+            "public": "",
+        },
+        "crm.consent.purpose": {
+            "manager": "rwcu",
+            "marketing": "r",
+            "employee": "r",
+            "portal": "",
+            "public": "",
+        },
+        "crm.consent": {
+            "manager": "rwc",
+            "marketing": "rwc",
+            "employee": "r",
+            "portal": "",
+            "public": "",
+        },
+        "crm.consent.event": {
+            "manager": "r",
+            "marketing": "r",
+            "employee": "",
+            "portal": "",
+            "public": "",
+        },
+        "crm.consent.text": {
+            "manager": "rwc",
+            "marketing": "r",
+            "employee": "r",
+            "portal": "",
+            "public": "",
+        },
+        "crm.consent.regime": {
+            "manager": "rwcu",
+            "marketing": "r",
+            "employee": "",
+            "portal": "",
+            "public": "",
+        },
+        "crm.consent.suppression.list": {
+            "manager": "rwcu",
+            "marketing": "r",
+            "employee": "",
+            "portal": "",
+            "public": "",
+        },
+        "crm.consent.suppression.entry": {
+            "manager": "r",
+            "marketing": "",
+            "employee": "",
+            "portal": "",
+            "public": "",
+        },
+        "crm.consent.request.wizard": {
+            "manager": "rwcu",
+            "marketing": "rwcu",
+            "employee": "",
+            "portal": "",
+            "public": "",
+        },
+    }
+    OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}
+
+    def test_access_matrix(self):
+        users = {
+            "manager": self.user_manager,
+            "marketing": self.user_marketing,
+            "employee": self.user_employee,
+            "portal": self.user_portal,
+            "public": self.env.ref("base.public_user"),
+        }
+        for model, expected_by_group in self.MATRIX.items():
+            for group, expected in expected_by_group.items():
+                for letter, operation in self.OPERATIONS.items():
+                    with self.subTest(model=model, group=group, operation=operation):
+                        allowed = (
+                            self.env[model]
+                            .with_user(users[group])
+                            .has_access(operation)
+                        )
+                        self.assertEqual(allowed, letter in expected)
