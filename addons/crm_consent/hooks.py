@@ -5,5 +5,5 @@ def post_init_hook(env):
     refusal in the ledger, and the ledger could not explain why it is not
     contacted.
     """
-    env["mail.blacklist"].search([])._crm_consent_sync_refusals()
-    env["phone.blacklist"].search([])._crm_consent_sync_refusals()
+    env["mail.blacklist"].search([])._crm_consent_sync("refused")
+    env["phone.blacklist"].search([])._crm_consent_sync("refused")

@@ -9,5 +9,6 @@ from . import crm_consent_suppression_list
 from . import crm_consent_suppression_entry
 from . import res_partner
 from . import res_config_settings
+from . import crm_consent_blacklist_mixin
 from . import mail_blacklist
 from . import phone_blacklist

@@ -2,30 +2,21 @@ from odoo import api, models
 
 
 class PhoneBlacklist(models.Model):
-    """Record SMS blacklist changes in the consent ledger.
+    """SMS blacklist: Odoo's phone blacklist blocks SMS only, not calls."""
 
-    Odoo's phone blacklist blocks SMS only, so it maps to the ``sms`` channel
-    and leaves phone calls and WhatsApp alone.
-    """
+    _name = "phone.blacklist"
+    _inherit = ["phone.blacklist", "crm.consent.blacklist.mixin"]
 
-    _inherit = "phone.blacklist"
+    _crm_consent_channel_code = "sms"
 
     @api.model_create_multi
     def create(self, vals_list):
         records = super().create(vals_list)
-        records.filtered("active")._crm_consent_sync_refusals()
+        records.filtered("active")._crm_consent_sync("refused")
         return records
 
     def write(self, vals):
-        if "active" not in vals:
-            return super().write(vals)
-        changed = self.filtered(lambda entry: entry.active != bool(vals["active"]))
-        result = super().write(vals)
-        if vals["active"]:
-            changed._crm_consent_sync_refusals()
-        else:
-            changed._crm_consent_sync_grants()
-        return result
+        return self._crm_consent_write_active(vals, super().write)
 
     def _add(self, numbers, message=None):
         return super(
@@ -49,29 +40,3 @@ class PhoneBlacklist(models.Model):
                 ["|", ("phone_e164", "in", numbers), ("mobile_e164", "in", numbers)]
             )
         )
-
-    def _crm_consent_sync_refusals(self):
-        """Refuse SMS for every non-transactional purpose of the listed numbers."""
-        if self.env.context.get("crm_consent_skip_blacklist_sync") or not self:
-            return
-        partners = self._crm_consent_partners()
-        if partners:
-            self.env["crm.consent"]._record_blacklist_change(
-                partners,
-                "sms",
-                "refused",
-                self.env.context.get("crm_consent_blacklist_reason"),
-            )
-
-    def _crm_consent_sync_grants(self):
-        """Grant SMS marketing again to the partners of lifted numbers."""
-        if self.env.context.get("crm_consent_skip_blacklist_sync") or not self:
-            return
-        partners = self._crm_consent_partners()
-        if partners:
-            self.env["crm.consent"]._record_blacklist_change(
-                partners,
-                "sms",
-                "granted",
-                self.env.context.get("crm_consent_blacklist_reason"),
-            )
