@@ -29,6 +29,11 @@ class ConsentController(http.Controller):
             "user_agent": httprequest.headers.get("User-Agent") or False,
         }
 
+    def _text_response(self, text, status):
+        return request.make_response(
+            text, [("Content-Type", "text/plain; charset=utf-8")], status=status
+        )
+
     def _invalid_link(self):
         return request.render("crm_consent.consent_page_invalid_link", status=404)
 
@@ -184,36 +189,31 @@ class ConsentController(http.Controller):
                 },
             )
         if post.get("List-Unsubscribe") != ONE_CLICK_BODY:
-            return request.make_response(
-                "Expected the body List-Unsubscribe=One-Click.",
-                [("Content-Type", "text/plain; charset=utf-8")],
-                status=400,
-            )
-        if not partner:
-            return request.make_response(
-                "Invalid or expired link.", [("Content-Type", "text/plain")], status=404
+            return self._text_response(
+                "Expected the body List-Unsubscribe=One-Click.", status=400
             )
         consent = request.env["crm.consent"].sudo()
-        channel = consent.env["crm.consent.channel"].search(
-            [("code", "=", channel_code)]
-        )
-        purpose = consent.env["crm.consent.purpose"].search(
-            [("code", "=", purpose_code)]
-        )
-        if not channel or not purpose:
-            return request.make_response(
-                "Invalid or expired link.", [("Content-Type", "text/plain")], status=404
+        known_codes = partner and (
+            consent.env["crm.consent.channel"].search_count(
+                [("code", "=", channel_code)]
             )
-        partner.consent_record(
-            channel_code,
-            "refused",
-            purpose_code,
-            source="unsubscribe",
-            proof="RFC 8058 one-click unsubscribe",
-            legal_basis=False,
-            origin="List-Unsubscribe header",
-            **self._proof(),
+            and consent.env["crm.consent.purpose"].search_count(
+                [("code", "=", purpose_code)]
+            )
         )
-        return request.make_response(
-            "Unsubscribed.", [("Content-Type", "text/plain; charset=utf-8")], status=200
-        )
+        if not known_codes:
+            return self._text_response("Invalid or expired link.", status=404)
+        # A replayed request (a mail client retrying, a user clicking twice)
+        # finds the refusal already in force and adds no duplicate event.
+        if partner.consent_get(channel_code, purpose_code)[0]["state"] != "refused":
+            partner.consent_record(
+                channel_code,
+                "refused",
+                purpose_code,
+                source="unsubscribe",
+                proof="RFC 8058 one-click unsubscribe",
+                legal_basis=False,
+                origin="List-Unsubscribe header",
+                **self._proof(),
+            )
+        return self._text_response("Unsubscribed.", status=200)

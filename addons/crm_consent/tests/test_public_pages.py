@@ -1,3 +1,4 @@
+import random
 import re
 
 from odoo.tests import HttpCase, new_test_user, tagged
@@ -104,6 +105,40 @@ class TestPublicPages(HttpCase):
         self.assertEqual(refusal.source, "unsubscribe")
         self.assertEqual(refusal.ip_address, "127.0.0.1")
         self.assertFalse(self.partner.consent_filter_contactable("email"))
+
+    def test_one_click_replay_records_once(self):
+        path = "/" + self._path(
+            self.partner.consent_unsubscribe_url("email", "marketing")
+        )
+        for _attempt in range(3):
+            response = self.url_open(path, data={"List-Unsubscribe": "One-Click"})
+            self.assertEqual(response.status_code, 200)
+        self.assertEqual(self._events("email").mapped("state"), ["granted", "refused"])
+
+    def test_random_tokens_never_verify(self):
+        """10,000 random, truncated or re-signed tokens are all rejected."""
+        token_model = self.env["crm.consent.token"]
+        valid = token_model._sign("preferences", [self.partner.id], 30)
+        expiry, signature = valid.split(".")
+        rng = random.Random(20261204)
+        candidates = [valid[:-1], f"{expiry}.", f".{signature}", valid + "0", ""]
+        candidates += [
+            f"{expiry}.{rng.getrandbits(160):040x}" for _index in range(9000)
+        ]
+        candidates += [
+            f"{int(expiry) + rng.randint(1, 10**6)}.{signature}"
+            for _index in range(995)
+        ]
+        self.assertTrue(token_model._verify(valid, "preferences", [self.partner.id]))
+        accepted = [
+            token
+            for token in candidates
+            if token_model._verify(token, "preferences", [self.partner.id])
+        ]
+        self.assertEqual(accepted, [])
+        other_partner = self.partner.id + 1
+        self.assertFalse(token_model._verify(valid, "preferences", [other_partner]))
+        self.assertFalse(token_model._verify(valid, "unsubscribe", [self.partner.id]))
 
     def test_one_click_empty_body_is_defined_error(self):
         url = self.partner.consent_unsubscribe_url("email", "marketing")
