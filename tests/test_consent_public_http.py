@@ -75,7 +75,11 @@ def test_one_click_unsubscribe_over_http(odoo, customer):
     [event] = odoo.execute(
         "crm.consent.event",
         "search_read",
-        [("partner_id", "=", customer), ("state", "=", "refused")],
+        [
+            ("partner_id", "=", customer),
+            ("state", "=", "refused"),
+            ("purpose_id.code", "=", "marketing"),
+        ],
         ["source", "ip_address"],
     )
     assert event["source"] == "unsubscribe"

@@ -435,39 +435,72 @@ class CrmConsent(models.Model):
         """Keep Odoo's address blacklists in step with marketing consent.
 
         Refusing marketing by e-mail blacklists the partners' addresses, and
-        refusing it by SMS blacklists their numbers. Granting it again lifts
-        those entries. Other purposes and channels leave the blacklists alone,
-        so a refused phone call never blocks SMS.
+        refusing it by SMS blacklists their numbers. The blacklist hooks then
+        refuse every non-transactional purpose for each partner sharing the
+        address, so the ledger explains why none of them is contacted.
+        Granting marketing again lifts the entries for this partner only.
+        Other purposes and channels leave the blacklists alone, so a refused
+        phone call never blocks SMS. Addresses are looked up and entries
+        written in batches, whatever the number of partners.
         """
         if purpose.code != "marketing" or state == "pending":
             return
-        sync_env = self.with_context(crm_consent_skip_blacklist_sync=True).env
         if channel.code == "email":
-            emails = [email for email in partners.mapped("email_normalized") if email]
-            if not emails:
-                return
-            blacklist = sync_env["mail.blacklist"].sudo()
-            if state == "refused":
-                for email in emails:
-                    blacklist._add(email)
-            else:
-                blacklist.search([("email", "in", emails)]).action_archive()
-        elif channel.code == "sms":
-            numbers = list(
-                {
-                    number
-                    for partner in partners
-                    for number in (partner.mobile_e164, partner.phone_e164)
-                    if number
-                }
+            model_name, column = "mail.blacklist", "email"
+            addresses = SQL(
+                "SELECT email_normalized FROM res_partner"
+                " WHERE id = ANY(%s) AND email_normalized IS NOT NULL",
+                partners.ids,
             )
-            if not numbers:
-                return
-            blacklist = sync_env["phone.blacklist"].sudo()
-            if state == "refused":
-                blacklist._add(numbers)
-            else:
-                blacklist.search([("number", "in", numbers)]).action_archive()
+        elif channel.code == "sms":
+            model_name, column = "phone.blacklist", "number"
+            addresses = SQL(
+                """
+                SELECT number
+                  FROM res_partner,
+                       unnest(ARRAY[mobile_e164, phone_e164]) AS number
+                 WHERE id = ANY(%s) AND number IS NOT NULL
+                """,
+                partners.ids,
+            )
+        else:
+            return
+        partners.flush_recordset(["email_normalized", "mobile_e164", "phone_e164"])
+        blacklist = self.env[model_name].sudo().with_context(active_test=False)
+        blacklist.flush_model([column, "active"])
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT DISTINCT address.value, entry.id, entry.active
+                  FROM (%s) AS address (value)
+             LEFT JOIN %s entry ON entry.%s = address.value
+                """,
+                addresses,
+                SQL.identifier(blacklist._table),
+                SQL.identifier(column),
+            )
+        )
+        if state == "refused":
+            # The blacklist hooks then refuse every non-transactional purpose
+            # for all partners sharing these addresses, this one included.
+            blacklist.browse(
+                [
+                    entry_id
+                    for _value, entry_id, active in rows
+                    if entry_id and not active
+                ]
+            ).write({"active": True})
+            missing = {value for value, entry_id, _active in rows if not entry_id}
+            if missing:
+                blacklist.create([{column: value} for value in sorted(missing)])
+        else:
+            # Only this partner granted: others sharing the address keep
+            # their own state, so the hooks are skipped.
+            blacklist.browse(
+                [entry_id for _value, entry_id, active in rows if entry_id and active]
+            ).with_context(crm_consent_skip_blacklist_sync=True).write(
+                {"active": False}
+            )
 
     # ------------------------------------------------------------------
     # The contact gate

@@ -24,6 +24,7 @@ class TestPublicPages(HttpCase):
             [
                 ("partner_id", "=", self.partner.id),
                 ("channel_id.code", "=", channel_code),
+                ("purpose_id.code", "=", "marketing"),
             ],
             order="id",
         )
@@ -212,7 +213,8 @@ class TestPreferenceCentreTour(HttpCase):
         )
 
         events = self.env["crm.consent.event"].search(
-            [("partner_id", "=", partner.id)], order="id"
+            [("partner_id", "=", partner.id), ("purpose_id.code", "=", "marketing")],
+            order="id",
         )
         self.assertEqual(events[-1].state, "refused")
         self.assertEqual(events[-1].source, "preference_centre")

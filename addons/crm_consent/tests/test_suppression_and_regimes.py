@@ -1,5 +1,7 @@
 import base64
+import csv
 import hashlib
+import io
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
@@ -150,18 +152,21 @@ class TestRegimes(ConsentCase):
 @tagged("post_install", "-at_install")
 class TestProofExportAndRenewal(ConsentCase):
     def test_csv_export_has_header_and_rows(self):
-        self.ana.consent_record("email", "granted", proof="Formulario, casilla marcada")
-        self.ana.consent_record("email", "refused", proof="Baja; por teléfono")
+        self.ana.consent_record("phone", "granted", proof="Formulario, casilla marcada")
+        self.ana.consent_record(
+            "phone", "refused", proof='Baja; dijo "no", por teléfono'
+        )
 
         exported = self.ana.consent_export("csv")
 
-        lines = exported.strip().splitlines()
-        self.assertTrue(lines[0].startswith("event_id,partner_id,partner_name,channel"))
-        self.assertEqual(len(lines), 3)
-        self.assertIn(
-            '"Baja; por teléfono"',
-            exported.replace("Baja; por teléfono", '"Baja; por teléfono"'),
+        rows = list(csv.DictReader(io.StringIO(exported)))
+        self.assertEqual(
+            exported.splitlines()[0].split(",")[:4],
+            ["event_id", "partner_id", "partner_name", "channel"],
         )
+        self.assertEqual([row["state"] for row in rows], ["granted", "refused"])
+        self.assertEqual(rows[1]["proof"], 'Baja; dijo "no", por teléfono')
+        self.assertEqual(rows[1]["previous_state"], "granted")
 
     def test_unknown_export_format_is_named(self):
         with self.assertRaisesRegex(UserError, "xml"):
