@@ -1,0 +1,7 @@
+from . import (
+    test_csv_source,
+    test_identity,
+    test_ledger,
+    test_other_sources,
+    test_security,
+)

@@ -1,0 +1,133 @@
+"""Parsers for the text values found in legacy exports.
+
+Each parser raises ``ValueError`` on a value it cannot read, so the caller can
+reject the row with the column and the value instead of guessing.
+"""
+
+import csv
+import datetime
+import re
+from decimal import Decimal, InvalidOperation
+
+# Encodings tried in order when the source does not set one. UTF-8 is strict,
+# so a cp1252 byte such as 0xF1 (ñ) fails it. cp1252 leaves five bytes
+# undefined, so latin-1, which maps every byte, is the last resort.
+DETECTED_ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+DETECTED_DELIMITERS = (";", ",", "\t", "|")
+WHITESPACE_DELIMITER = "whitespace"
+
+
+def decode_bytes(data, encoding=None):
+    """Return ``(text, encoding)`` for the bytes of a file.
+
+    With ``encoding`` set, decoding errors raise ``UnicodeDecodeError``.
+    """
+    if encoding:
+        return data.decode(encoding), encoding
+    for candidate in DETECTED_ENCODINGS:
+        try:
+            return data.decode(candidate), candidate
+        except UnicodeDecodeError:
+            continue
+    # latin-1 decodes every byte, so this line is never reached.
+    raise UnicodeDecodeError("latin-1", data, 0, 1, "undecodable")
+
+
+def detect_delimiter(header_line):
+    """Return the delimiter that occurs most often in the header line.
+
+    Only the header is read because data rows often hold the other
+    candidates inside values (``Iñigo Núñez, Logroño`` in a ``;`` file).
+    A header without any candidate is split on whitespace.
+    """
+    counts = {sep: header_line.count(sep) for sep in DETECTED_DELIMITERS}
+    best = max(counts, key=counts.get)
+    if counts[best]:
+        return best
+    if len(header_line.split()) > 1:
+        return WHITESPACE_DELIMITER
+    return ","
+
+
+def split_lines(text, delimiter):
+    """Yield the fields of each non-blank line of ``text``."""
+    if delimiter == WHITESPACE_DELIMITER:
+        for line in text.splitlines():
+            if line.strip():
+                yield line.split()
+        return
+    for fields in csv.reader(text.splitlines(), delimiter=delimiter):
+        if any(value.strip() for value in fields):
+            yield fields
+
+
+def parse_amount(value, decimal_separator=",", thousands_separator="."):
+    """Return the ``Decimal`` written in ``value`` with the given separators.
+
+    Thousands separators must group digits by three (``1.234,56``), so with
+    Spanish separators ``11.77`` is rejected instead of read as 1177. A minus
+    sign, before or after the number, and accounting parentheses make the
+    amount negative.
+    """
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return Decimal(str(value))
+    text = str(value or "").strip().replace("\xa0", "").replace(" ", "")
+    negative = False
+    if text.startswith("(") and text.endswith(")"):
+        negative, text = True, text[1:-1]
+    if text.startswith("-"):
+        negative, text = True, text[1:]
+    elif text.endswith("-"):
+        negative, text = True, text[:-1]
+    elif text.startswith("+"):
+        text = text[1:]
+    dec = re.escape(decimal_separator or ".")
+    if thousands_separator:
+        thousands = re.escape(thousands_separator)
+        integer = rf"(?:\d{{1,3}}(?:{thousands}\d{{3}})+|\d+)"
+    else:
+        integer = r"\d+"
+    match = re.fullmatch(rf"({integer})(?:{dec}(\d+))?", text)
+    if not match:
+        raise ValueError(value)
+    digits = match.group(1)
+    if thousands_separator:
+        digits = digits.replace(thousands_separator, "")
+    if match.group(2):
+        digits += "." + match.group(2)
+    try:
+        amount = Decimal(digits)
+    except InvalidOperation as error:
+        raise ValueError(value) from error
+    return -amount if negative else amount
+
+
+def parse_date(value, date_format="%d/%m/%Y"):
+    """Return the ``datetime.date`` written in ``value`` with ``date_format``.
+
+    The value may also be written without the separators of the format
+    (``15042024`` for ``%d/%m/%Y``), in the same order. No other order is
+    tried, so a file is never read half day-first and half month-first.
+    """
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    text = str(value or "").strip()
+    if not text:
+        raise ValueError(value)
+    formats = [date_format]
+    compact_format = re.sub(r"[^%A-Za-z]", "", date_format)
+    if compact_format != date_format and text.isdigit():
+        formats.append(compact_format)
+    for fmt in formats:
+        try:
+            return datetime.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    # Datetime values read with a date format: keep the date part only when
+    # the rest is a time (Odoo and SQL exports write "2024-04-03 10:00:00").
+    head, _sep, tail = text.partition(" ")
+    if tail and re.fullmatch(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?", tail):
+        return parse_date(head, date_format)
+    raise ValueError(value)
