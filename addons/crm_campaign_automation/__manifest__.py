@@ -1,0 +1,33 @@
+{
+    "name": "Campaign Automation",
+    "summary": "Campaigns, contact sequences, triggers, the contact gate and the executor.",
+    "version": "18.0.1.0.0",
+    "category": "Marketing",
+    "author": "CRM Marketing Automation Suite",
+    "website": "https://github.com/crm-marketing-automation/suite",
+    "license": "LGPL-3",
+    "development_status": "Alpha",
+    "depends": [
+        "crm_segments",
+        "mass_mailing",
+        "mass_mailing_sms",
+        "utm",
+        "link_tracker",
+    ],
+    "data": [
+        "security/ir.model.access.csv",
+        "security/crm_campaign_rules.xml",
+        "data/ir_cron_data.xml",
+        "views/crm_campaign_step_views.xml",
+        "views/crm_campaign_views.xml",
+        "views/crm_campaign_participant_views.xml",
+        "views/crm_campaign_trace_views.xml",
+        "views/res_company_views.xml",
+        "views/crm_campaign_menus.xml",
+        "report/crm_campaign_letter_report.xml",
+    ],
+    "demo": [
+        "demo/crm_campaign_demo.xml",
+    ],
+    "installable": True,
+}

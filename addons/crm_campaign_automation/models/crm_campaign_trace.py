@@ -1,0 +1,618 @@
+import csv
+import io
+import logging
+import time
+from datetime import timedelta
+
+from markupsafe import Markup
+
+from odoo import api, fields, models, modules
+from odoo.tools import SQL, mail
+
+_logger = logging.getLogger(__name__)
+
+TRACE_STATES = [
+    ("scheduled", "Scheduled"),
+    ("done", "Done"),
+    ("skipped", "Skipped"),
+    ("error", "Error"),
+    ("canceled", "Canceled"),
+]
+
+SKIP_REASONS = [
+    ("consent", "No consent for the channel"),
+    ("pressure", "Contact pressure budget used up"),
+    ("quiet_hours", "Delayed by quiet hours"),
+    ("filter", "Partner filter or value tier not matched"),
+    ("trigger", "Trigger condition not met"),
+    ("goal", "Goal reached"),
+    ("stopped", "Campaign or journey stopped"),
+]
+
+# Response triggers read from the parent step's mailing.trace. Each test returns
+# True when the response happened; the not_* triggers use the negation.
+RESPONSE_TESTS = {
+    "opened": lambda trace: bool(
+        trace.open_datetime or trace.trace_status in ("open", "reply")
+    ),
+    "clicked": lambda trace: bool(trace.links_click_datetime),
+    "replied": lambda trace: bool(
+        trace.reply_datetime or trace.trace_status == "reply"
+    ),
+    "bounced": lambda trace: trace.trace_status == "bounce",
+}
+
+BATCH_SIZE = 200
+
+# Seconds a cron run keeps claiming batches before it re-triggers itself. Half
+# of the real-time limit of an Odoo 18 cron worker, --limit-time-real-cron,
+# which defaults to --limit-time-real (120 s).
+CRON_TIME_LIMIT = 60
+
+# Columns of the address list handed to the mailing house with postal steps.
+POSTAL_CSV_HEADER = [
+    "trace_id",
+    "name",
+    "street",
+    "street2",
+    "zip",
+    "city",
+    "state",
+    "country",
+]
+
+
+class CrmCampaignTrace(models.Model):
+    """One step due for one participant, and what became of it.
+
+    Traces are created ``scheduled`` and executed once by the cron, which
+    claims them with ``FOR UPDATE SKIP LOCKED``. The unique key on
+    (participant, step) prevents a second trace of the same step.
+    """
+
+    _name = "crm.campaign.trace"
+    _description = "Campaign Trace"
+    _order = "scheduled_at desc, id desc"
+    _rec_name = "step_id"
+
+    participant_id = fields.Many2one(
+        "crm.campaign.participant", required=True, index=True, ondelete="cascade"
+    )
+    step_id = fields.Many2one(
+        "crm.campaign.step", required=True, index=True, ondelete="cascade"
+    )
+    campaign_id = fields.Many2one(
+        related="participant_id.campaign_id", store=True, index=True
+    )
+    company_id = fields.Many2one(related="campaign_id.company_id", store=True)
+    partner_id = fields.Many2one(
+        "res.partner", required=True, index=True, ondelete="cascade"
+    )
+    kind = fields.Selection(related="step_id.kind", store=True)
+    parent_trace_id = fields.Many2one(
+        "crm.campaign.trace",
+        index="btree_not_null",
+        ondelete="set null",
+    )
+    state = fields.Selection(
+        TRACE_STATES, default="scheduled", required=True, index=True
+    )
+    skip_reason = fields.Selection(
+        SKIP_REASONS,
+        help="Why the step was skipped or canceled; 'Delayed by quiet hours' on a "
+        "scheduled trace tells why it was moved to a later moment.",
+    )
+    scheduled_at = fields.Datetime(required=True, index=True)
+    executed_at = fields.Datetime(readonly=True)
+    error_message = fields.Text(readonly=True)
+
+    mail_mail_id = fields.Many2one("mail.mail", ondelete="set null", readonly=True)
+    mailing_trace_id = fields.Many2one(
+        "mailing.trace", ondelete="set null", readonly=True
+    )
+    sms_id = fields.Many2one(
+        "sms.sms", string="SMS", ondelete="set null", readonly=True
+    )
+    activity_id = fields.Many2one("mail.activity", ondelete="set null", readonly=True)
+    letter_html = fields.Html(
+        string="Letter", readonly=True, help="Letter rendered for a postal step."
+    )
+    postal_attachment_id = fields.Many2one(
+        "ir.attachment",
+        string="Address List",
+        ondelete="set null",
+        readonly=True,
+        help="CSV of the postal batch this letter belongs to, for the mailing house.",
+    )
+    mailing_trace_status = fields.Selection(
+        related="mailing_trace_id.trace_status", string="Message Status"
+    )
+
+    _sql_constraints = [
+        (
+            "participant_step_unique",
+            "unique (participant_id, step_id)",
+            "A step runs at most once per participant.",
+        ),
+    ]
+
+    def init(self):
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS crm_campaign_trace_due_index
+                ON crm_campaign_trace (scheduled_at, id)
+             WHERE state = 'scheduled'
+            """
+        )
+
+    # ------------------------------------------------------------------
+    # Scheduling
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _schedule(self, participants, steps, parent_traces=None):
+        """Create the traces of ``steps`` for ``participants``.
+
+        The delay counts from the participant's entry for root steps and from
+        the parent trace's execution for child steps. Returns the new traces.
+        """
+        parent_by_participant = {
+            trace.participant_id.id: trace for trace in (parent_traces or [])
+        }
+        vals_list = []
+        for participant in participants:
+            parent_trace = parent_by_participant.get(participant.id)
+            base = (
+                parent_trace.executed_at or fields.Datetime.now()
+                if parent_trace
+                else participant.entry_date
+            )
+            tz_name = participant.partner_id.tz or participant.campaign_id.tz
+            for step in steps:
+                vals_list.append(
+                    {
+                        "participant_id": participant.id,
+                        "step_id": step.id,
+                        "partner_id": participant.partner_id.id,
+                        "parent_trace_id": parent_trace.id if parent_trace else False,
+                        "scheduled_at": step._get_due_date(base, tz_name),
+                    }
+                )
+        return self.create(vals_list)
+
+    def _schedule_children(self, triggers=None):
+        """Schedule the child steps of these traces, optionally only those whose
+        trigger is in ``triggers``."""
+        for step, traces in self.grouped("step_id").items():
+            children = step.child_ids
+            if triggers is not None:
+                children = children.filtered(lambda child: child.trigger in triggers)
+            for child in children:
+                self._schedule(traces.participant_id, child, parent_traces=traces)
+
+    # ------------------------------------------------------------------
+    # Executor
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _claim_due(self, campaign_ids=None, limit=BATCH_SIZE):
+        """Lock and return up to ``limit`` due traces of running campaigns.
+
+        ``SKIP LOCKED`` lets several workers claim disjoint batches: a trace
+        locked by a transaction in progress is left to it.
+        """
+        self.flush_model(["state", "scheduled_at", "campaign_id"])
+        self.env["crm.campaign"].flush_model(["state"])
+        campaign_filter = (
+            SQL("AND trace.campaign_id = ANY(%s)", list(campaign_ids))
+            if campaign_ids
+            else SQL()
+        )
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT trace.id
+                  FROM crm_campaign_trace trace
+                  JOIN crm_campaign campaign ON campaign.id = trace.campaign_id
+                 WHERE trace.state = 'scheduled'
+                   AND trace.scheduled_at <= %(now)s
+                   AND campaign.state = 'running'
+                   %(campaign_filter)s
+              ORDER BY trace.scheduled_at, trace.id
+                 LIMIT %(limit)s
+                   FOR UPDATE OF trace SKIP LOCKED
+                """,
+                now=fields.Datetime.now(),
+                campaign_filter=campaign_filter,
+                limit=limit,
+            )
+        )
+        return self.browse([row[0] for row in rows])
+
+    @api.model
+    def _count_due(self, campaign_ids=None):
+        domain = [
+            ("state", "=", "scheduled"),
+            ("scheduled_at", "<=", fields.Datetime.now()),
+            ("campaign_id.state", "=", "running"),
+        ]
+        if campaign_ids:
+            domain.append(("campaign_id", "in", list(campaign_ids)))
+        return self.search_count(domain)
+
+    @api.model
+    def _execute_due(self, campaign_ids=None, batch_size=BATCH_SIZE, time_limit=None):
+        """Execute due traces batch by batch; return the number processed.
+
+        Each batch is committed on its own outside tests, so a crash re-runs
+        only uncommitted traces and locks stay short. Stops when no due trace
+        is left or after ``time_limit`` seconds, and then re-triggers the cron
+        if work remains.
+        """
+        started = time.monotonic()
+        done = 0
+        while True:
+            traces = self._claim_due(campaign_ids=campaign_ids, limit=batch_size)
+            if not traces:
+                break
+            batch_started = time.monotonic()
+            traces._execute_batch()
+            done += len(traces)
+            if not modules.module.current_test:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+            remaining = self._count_due(campaign_ids)
+            _logger.info(
+                "Campaign executor: %s traces in %.2fs, %s remaining",
+                len(traces),
+                time.monotonic() - batch_started,
+                remaining,
+            )
+            self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+            if time_limit and time.monotonic() - started > time_limit:
+                if remaining:
+                    self.env.ref(
+                        "crm_campaign_automation.ir_cron_campaign_execute"
+                    )._trigger()
+                break
+        return done
+
+    @api.model
+    def _cron_execute(self):
+        """Drive ``_execute_due`` for at most CRON_TIME_LIMIT seconds per run."""
+        self._execute_due(time_limit=CRON_TIME_LIMIT)
+
+    def _execute_batch(self):
+        """Run the goal check, filters, triggers, gate and channels on a batch."""
+        now = fields.Datetime.now()
+        traces = self._cancel_finished_journeys()
+        traces = traces._cancel_unmatched_filters()
+        traces = traces._cancel_unmet_triggers()
+
+        refused, delayed = self.env["crm.campaign.gate"]._check(traces)
+        skipped_by_reason = traces.filtered(lambda trace: trace.id in refused).grouped(
+            lambda trace: refused[trace.id]
+        )
+        for reason, skipped in skipped_by_reason.items():
+            if skipped:
+                skipped.write(
+                    {"state": "skipped", "skip_reason": reason, "executed_at": now}
+                )
+                # The journey goes on by other channels: steps that only wait
+                # for this one still run, response triggers cannot hold.
+                skipped._schedule_children(triggers=("after_step",))
+        for trace in traces.filtered(lambda trace: trace.id in delayed):
+            trace.write(
+                {"scheduled_at": delayed[trace.id], "skip_reason": "quiet_hours"}
+            )
+        traces = traces.filtered(
+            lambda trace: trace.id not in refused and trace.id not in delayed
+        )
+
+        for step, step_traces in traces.grouped("step_id").items():
+            try:
+                with self.env.cr.savepoint():
+                    step_traces._execute_step(step)
+                    step_traces.write({"state": "done", "executed_at": now})
+            except Exception as error:  # recorded on the traces, batch goes on
+                _logger.exception(
+                    "Campaign step %s failed on traces %s", step.id, step_traces.ids
+                )
+                step_traces.write(
+                    {"state": "error", "executed_at": now, "error_message": str(error)}
+                )
+                continue
+            step_traces._schedule_children()
+        self.participant_id._complete_finished()
+
+    def _cancel_finished_journeys(self):
+        """Cancel traces of journeys that ended or reached their goal; return
+        the others."""
+        participants = self.participant_id
+        participants._check_goal()
+        ended = self.filtered(lambda trace: trace.participant_id.state != "running")
+        for trace in ended:
+            reason = "goal" if trace.participant_id.state == "converted" else "stopped"
+            trace.write({"state": "canceled", "skip_reason": reason})
+        return self - ended
+
+    def _cancel_unmatched_filters(self):
+        canceled = self.browse()
+        for step, traces in self.grouped("step_id").items():
+            domain = step._get_domain()
+            if not domain:
+                continue
+            matching = (
+                self.env["res.partner"]
+                .with_context(active_test=False)
+                .search([("id", "in", traces.partner_id.ids), *domain])
+            )
+            canceled |= traces.filtered(
+                lambda trace, matching=matching: trace.partner_id not in matching
+            )
+        canceled.write({"state": "canceled", "skip_reason": "filter"})
+        return self - canceled
+
+    def _cancel_unmet_triggers(self):
+        canceled = self.browse()
+        for trace in self:
+            trigger = trace.step_id.trigger
+            if trigger in ("begin", "after_step"):
+                continue
+            if not trace._is_trigger_met(trigger):
+                canceled |= trace
+        canceled.write({"state": "canceled", "skip_reason": "trigger"})
+        return self - canceled
+
+    def _is_trigger_met(self, trigger):
+        """Tell whether the response ``trigger`` happened since the parent step."""
+        self.ensure_one()
+        parent = self.parent_trace_id
+        if not parent or parent.state != "done":
+            return False
+        if trigger in ("purchased", "not_purchased"):
+            purchased = bool(
+                self.env["sale.order"]
+                .sudo()
+                .search_count(
+                    [
+                        (
+                            "partner_id",
+                            "child_of",
+                            self.partner_id.commercial_partner_id.id,
+                        ),
+                        ("state", "=", "sale"),
+                        ("date_order", ">=", parent.executed_at),
+                    ],
+                    limit=1,
+                )
+            )
+            return purchased if trigger == "purchased" else not purchased
+        positive = trigger.removeprefix("not_")
+        happened = bool(
+            parent.mailing_trace_id
+            and RESPONSE_TESTS[positive](parent.mailing_trace_id)
+        )
+        return happened if positive == trigger else not happened
+
+    # ------------------------------------------------------------------
+    # Channels
+    # ------------------------------------------------------------------
+
+    def _execute_step(self, step):
+        method = getattr(self, f"_execute_{step.kind}")
+        method(step)
+
+    def _execute_email(self, step):
+        """Render the step's template for the whole batch (per language) and queue
+        one ``mail.mail`` with its ``mailing.trace`` per partner."""
+        mailing = step._get_mailing()
+        partners = self.partner_id
+        rendered = step.mail_template_id.sudo()._generate_template(
+            partners.ids,
+            ["subject", "body_html", "email_from", "reply_to", "mail_server_id"],
+        )
+        tracker_values = mailing._get_link_tracker_values()
+        render_mixin = self.env["mail.render.mixin"].sudo()
+        mail_vals_list = []
+        for trace in self:
+            partner = trace.partner_id
+            values = rendered[partner.id]
+            message_id = mail.generate_tracking_message_id(f"campaign-trace-{trace.id}")
+            body = render_mixin._shorten_links(
+                values.get("body_html") or "", tracker_values
+            )
+            body = self._append_preference_link(body, partner)
+            headers = {}
+            if hasattr(partner, "_consent_list_unsubscribe_headers"):
+                headers = partner.sudo()._consent_list_unsubscribe_headers(
+                    purpose_code=trace.campaign_id.purpose_id.code or "marketing"
+                )
+            mail_vals_list.append(
+                {
+                    "subject": values.get("subject") or step.name,
+                    "body_html": body,
+                    "email_from": values.get("email_from")
+                    or trace.campaign_id.user_id.email_formatted
+                    or self.env.company.email_formatted,
+                    "reply_to": values.get("reply_to"),
+                    "mail_server_id": values.get("mail_server_id"),
+                    "model": "res.partner",
+                    "res_id": partner.id,
+                    "recipient_ids": [fields.Command.link(partner.id)],
+                    "mailing_id": mailing.id,
+                    "message_id": message_id,
+                    "headers": repr(headers) if headers else False,
+                    "auto_delete": not mailing.keep_archives,
+                    "mailing_trace_ids": [
+                        fields.Command.create(
+                            {
+                                "trace_type": "mail",
+                                "model": "res.partner",
+                                "res_id": partner.id,
+                                "email": partner.email_normalized or partner.email,
+                                "mass_mailing_id": mailing.id,
+                                "campaign_id": mailing.campaign_id.id,
+                                "message_id": message_id,
+                            }
+                        )
+                    ],
+                }
+            )
+        mails = self.env["mail.mail"].sudo().create(mail_vals_list)
+        for trace, mail_record in zip(self, mails, strict=True):
+            trace.write(
+                {
+                    "mail_mail_id": mail_record.id,
+                    "mailing_trace_id": mail_record.mailing_trace_ids[:1].id,
+                }
+            )
+
+    def _append_preference_link(self, body, partner):
+        """Append the link to the partner's consent preferences, when crm_consent
+        provides it, after link tracking so that the signed URL stays intact."""
+        if not hasattr(partner, "consent_preference_url"):
+            return body
+        url = partner.sudo().consent_preference_url()
+        label = self.with_context(lang=partner.lang or self.env.lang).env._(
+            "Manage your communication preferences"
+        )
+        footer = Markup('<p style="font-size: 12px;"><a href="%s">%s</a></p>') % (
+            url,
+            label,
+        )
+        return mail.append_content_to_html(body, footer, plaintext=False)
+
+    def _execute_sms(self, step):
+        """Queue one ``sms.sms`` with its ``mailing.trace`` per partner."""
+        mailing = step._get_mailing()
+        bodies = step.sms_template_id.sudo()._render_field("body", self.partner_id.ids)
+        sms_vals_list = []
+        for trace in self:
+            partner = trace.partner_id
+            number = partner.mobile_e164 or partner.phone_e164
+            sms_vals_list.append(
+                {
+                    "partner_id": partner.id,
+                    "number": number,
+                    "body": bodies[partner.id],
+                    "mailing_id": mailing.id,
+                    "state": "outgoing",
+                    "mailing_trace_ids": [
+                        fields.Command.create(
+                            {
+                                "trace_type": "sms",
+                                "model": "res.partner",
+                                "res_id": partner.id,
+                                "sms_number": number,
+                                "mass_mailing_id": mailing.id,
+                                "campaign_id": mailing.campaign_id.id,
+                            }
+                        )
+                    ],
+                }
+            )
+        sms_records = self.env["sms.sms"].sudo().create(sms_vals_list)
+        for trace, sms in zip(self, sms_records, strict=True):
+            trace.write(
+                {"sms_id": sms.id, "mailing_trace_id": sms.mailing_trace_ids[:1].id}
+            )
+
+    def _execute_call(self, step):
+        """Create one call activity per partner for its salesperson, or the step's
+        or campaign's user."""
+        model = self.env["ir.model"]._get("res.partner")
+        deadline = fields.Date.context_today(self) + timedelta(
+            days=step.activity_deadline_days
+        )
+        activity_vals_list = []
+        for trace in self:
+            partner = trace.partner_id
+            user = (
+                step.activity_user_id
+                or partner.user_id
+                or partner.commercial_partner_id.user_id
+                or trace.campaign_id.user_id
+                or self.env.user
+            )
+            activity_vals_list.append(
+                {
+                    "res_model_id": model.id,
+                    "res_id": partner.id,
+                    "activity_type_id": step.activity_type_id.id,
+                    "summary": step.activity_summary or step.name,
+                    "note": step.activity_note,
+                    "user_id": user.id,
+                    "date_deadline": deadline,
+                }
+            )
+        activities = self.env["mail.activity"].sudo().create(activity_vals_list)
+        for trace, activity in zip(self, activities, strict=True):
+            trace.activity_id = activity
+
+    def _execute_action(self, step):
+        partners = self.partner_id
+        if step.action_kind == "add_tag":
+            partners.write({"category_id": [fields.Command.link(step.tag_id.id)]})
+        elif step.action_kind == "remove_tag":
+            partners.write({"category_id": [fields.Command.unlink(step.tag_id.id)]})
+        elif step.action_kind == "server_action":
+            step.server_action_id.with_context(
+                active_model="res.partner",
+                active_ids=partners.ids,
+                active_id=partners[:1].id,
+            ).run()
+
+    def _execute_postal(self, step):
+        """Render a letter per partner and attach the batch's address list (CSV)
+        for the mailing house to the step.
+
+        The letters are printed to PDF with the report "Campaign Letters" on
+        the traces, which needs wkhtmltopdf on the server.
+        """
+        partners = self.partner_id
+        bodies = step.mail_template_id.sudo()._render_field("body_html", partners.ids)
+        for trace in self:
+            trace.letter_html = bodies[trace.partner_id.id]
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(POSTAL_CSV_HEADER)
+        for trace in self:
+            partner = trace.partner_id
+            writer.writerow(
+                [
+                    trace.id,
+                    partner.name or "",
+                    partner.street or "",
+                    partner.street2 or "",
+                    partner.zip or "",
+                    partner.city or "",
+                    partner.state_id.name or "",
+                    partner.country_id.name or "",
+                ]
+            )
+        now = fields.Datetime.now()
+        attachment = (
+            self.env["ir.attachment"]
+            .sudo()
+            .create(
+                {
+                    "name": f"{step.name} {now:%Y-%m-%d %H%M%S} {self[:1].id}.csv",
+                    "raw": buffer.getvalue().encode("utf-8-sig"),
+                    "mimetype": "text/csv",
+                    "res_model": "crm.campaign.step",
+                    "res_id": step.id,
+                }
+            )
+        )
+        self.postal_attachment_id = attachment
+
+    def _execute_web(self, step):
+        # TODO: publish a personalised offer page behind a signed link; web steps
+        # fail with this message until then.
+        raise NotImplementedError(
+            self.env._(
+                "Web offer steps are not available yet; step %(step)s did not run.",
+                step=step.name,
+            )
+        )

@@ -1,0 +1,3 @@
+from . import test_campaign_access
+from . import test_campaign_gate
+from . import test_campaign_execution

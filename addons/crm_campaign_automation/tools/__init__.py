@@ -1,0 +1,2 @@
+from .schedule import local_to_utc
+from .schedule import next_allowed_moment
