@@ -68,8 +68,10 @@ class TestFeeders(AccountTestInvoicingCommon):
         order = self._create_order(self.buyer)
         order.action_confirm()
 
-        event = self.env["crm.consent.event"].sudo().search(
-            [("partner_id", "=", self.customer_company.id)]
+        event = (
+            self.env["crm.consent.event"]
+            .sudo()
+            .search([("partner_id", "=", self.customer_company.id)])
         )
         self.assertEqual(event.state, "granted")
         self.assertEqual(event.source, "purchase")
