@@ -112,7 +112,9 @@ class CrmConsentSuppressionList(models.Model):
         Lines that are not an address (or a digest, for hashed lists) are
         counted as rejected; a header line is one of them.
         """
-        for suppression_list in self:
+        # bin_size reads the file's size, not its content, which for a list
+        # of a million lines would load the whole upload into memory.
+        for suppression_list in self.with_context(bin_size=True):
             if not suppression_list.file:
                 raise UserError(
                     self.env._(
@@ -120,7 +122,7 @@ class CrmConsentSuppressionList(models.Model):
                         name=suppression_list.name,
                     )
                 )
-            suppression_list._import_file()
+            suppression_list.with_context(bin_size=False)._import_file()
         return True
 
     def _import_file(self):

@@ -1,5 +1,6 @@
-from odoo.addons.crm_consent.tools import normalize_phone
 from odoo.tests import tagged
+
+from odoo.addons.crm_consent.tools import normalize_phone
 
 from .common import ConsentCase
 

@@ -9,9 +9,10 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from odoo import api, fields, models
-from odoo.addons.crm_consent.tools import normalize_phone
 from odoo.exceptions import UserError
 from odoo.tools import SQL, email_normalize, email_split
+
+from odoo.addons.crm_consent.tools import normalize_phone
 
 from ..tools import (
     SourceError,

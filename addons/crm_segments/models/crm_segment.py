@@ -94,7 +94,7 @@ class CrmSegment(models.Model):
     )
     member_count = fields.Integer(string="Members Count", readonly=True, copy=False)
     refresh_date = fields.Datetime(string="Refreshed On", readonly=True, copy=False)
-    history_ids = fields.One2many("crm.segment.history", "segment_id", string="History")
+    history_ids = fields.One2many("crm.segment.history", "segment_id")
     member_log_ids = fields.One2many(
         "crm.segment.member.log", "segment_id", string="Entries and Exits"
     )

@@ -31,7 +31,6 @@ class ResPartner(models.Model):
     )
     profile_company_id = fields.Many2one(
         "res.company",
-        string="Profile Company",
         copy=False,
         readonly=True,
         index="btree_not_null",
