@@ -7,6 +7,8 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
 
+from odoo.addons.base.models.res_partner import _tz_get
+
 from ..tools import local_to_utc
 
 _logger = logging.getLogger(__name__)
@@ -17,10 +19,6 @@ CAMPAIGN_STATES = [
     ("paused", "Paused"),
     ("done", "Done"),
 ]
-
-
-def _tz_selection(self):
-    return self.env["res.partner"]._fields["tz"].selection(self.env["res.partner"])
 
 
 class CrmCampaign(models.Model):
@@ -73,7 +71,7 @@ class CrmCampaign(models.Model):
         "step, steps of campaigns with a higher priority are sent first.",
     )
     tz = fields.Selection(
-        _tz_selection,
+        _tz_get,
         string="Time Zone",
         default=lambda self: self.env.user.tz or "UTC",
         help="Time zone of step hours and quiet hours for partners without a time "
