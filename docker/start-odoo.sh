@@ -3,7 +3,7 @@
 #
 # On the first start, while the addons listed in CRM_DEMO_ADDONS are not all
 # installed in CRM_DEMO_DB, Odoo creates the database if needed and installs
-# them with demo data and the Spanish (es_ES) translations. Later starts only
+# them with demo data and the Spanish translations (es_ES and es_419). Later starts only
 # serve the database. The image's own entrypoint then waits for PostgreSQL and
 # runs Odoo with /etc/odoo/odoo.conf. psql connects with the PGHOST, PGUSER
 # and PGPASSWORD variables that docker-compose.yml sets.
@@ -31,6 +31,6 @@ if [[ "$installed_count" == "$expected_count" ]]; then
     exec /entrypoint.sh odoo --database="$CRM_DEMO_DB" "$@"
 fi
 
-echo "start-odoo: installing $CRM_DEMO_ADDONS with demo data and es_ES in $CRM_DEMO_DB"
+echo "start-odoo: installing $CRM_DEMO_ADDONS with demo data, es_ES and es_419 in $CRM_DEMO_DB"
 exec /entrypoint.sh odoo --database="$CRM_DEMO_DB" --init="$CRM_DEMO_ADDONS" \
-    --load-language=es_ES "$@"
+    --load-language=es_ES,es_419 "$@"

@@ -21,12 +21,36 @@ ADDONS_DIR = ROOT / "addons"
 def database_exists(name):
     import psycopg2
 
-    with (
-        psycopg2.connect(dbname="postgres") as connection,
-        connection.cursor() as cursor,
-    ):
+    try:
+        connection = psycopg2.connect(dbname="postgres", connect_timeout=5)
+    except psycopg2.OperationalError as error:
+        sys.exit(
+            f"error: PostgreSQL is unreachable: {str(error).strip()} Start it and set "
+            "PGHOST, PGPORT, PGUSER and PGPASSWORD if the defaults do not fit."
+        )
+    with connection, connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        return cursor.fetchone() is not None
+        found = cursor.fetchone() is not None
+    connection.close()
+    return found
+
+
+def keep_demo_offline(name):
+    """Mark the companies as already enriched by Odoo's partner autocomplete.
+
+    Otherwise the first login sends the company's domain to Odoo's IAP
+    service, and the demo should make no outside call.
+    """
+    import psycopg2
+
+    with psycopg2.connect(dbname=name) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM information_schema.columns"
+            " WHERE table_name = 'res_company' AND column_name = 'iap_enrich_auto_done'"
+        )
+        if cursor.fetchone():
+            cursor.execute("UPDATE res_company SET iap_enrich_auto_done = TRUE")
+    connection.close()
 
 
 def main():
@@ -69,6 +93,7 @@ def main():
         ],
         check=True,
     )
+    keep_demo_offline(args.database)
     if args.init_only:
         return
     print(

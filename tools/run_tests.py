@@ -67,7 +67,7 @@ def check_postgres():
         connection = psycopg2.connect(dbname="postgres", connect_timeout=5)
     except psycopg2.OperationalError as error:
         fail(
-            f"PostgreSQL is unreachable: {str(error).strip()}. Start it and set "
+            f"PostgreSQL is unreachable: {str(error).strip().rstrip('?.')}. Start it and set "
             "PGHOST, PGPORT, PGUSER and PGPASSWORD if the defaults do not fit."
         )
     connection.close()
@@ -239,7 +239,9 @@ def run_pytest(database, workdir, pytest_args):
 
 
 def drop_database(database):
-    subprocess.run(["dropdb", "--if-exists", database], check=False)
+    subprocess.run(
+        ["dropdb", "--if-exists", database], check=False, stderr=subprocess.DEVNULL
+    )
 
 
 def main():

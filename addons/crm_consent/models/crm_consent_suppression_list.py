@@ -56,7 +56,11 @@ class CrmConsentSuppressionList(models.Model):
         help="Each line is already a SHA-256 hex digest of the normalised address, "
         "as some services distribute their lists.",
     )
-    file = fields.Binary(attachment=True, help="One address or digest per line.")
+    file = fields.Binary(
+        attachment=True,
+        help="One address or digest per line. The file is deleted once imported, "
+        "and only the digests are kept.",
+    )
     file_name = fields.Char()
     company_id = fields.Many2one(
         "res.company", default=lambda self: self.env.company, index=True
@@ -74,15 +78,18 @@ class CrmConsentSuppressionList(models.Model):
 
     def _iter_lines(self):
         """Yield the file's lines one by one, streaming from the filestore."""
+        # Fetch only the file name: prefetching every column would also load
+        # index_content, where Odoo keeps the whole text of a plain-text file.
         attachment = (
             self.env["ir.attachment"]
             .sudo()
-            .search(
+            .search_fetch(
                 [
                     ("res_model", "=", self._name),
                     ("res_field", "=", "file"),
                     ("res_id", "=", self.id),
                 ],
+                ["store_fname"],
                 limit=1,
             )
         )
@@ -150,8 +157,11 @@ class CrmConsentSuppressionList(models.Model):
             [("list_id", "=", self.id)]
         )
         matched = self.env["res.partner"]._consent_apply_suppression(self)
+        # The digests are all the list needs from now on: dropping the upload
+        # keeps the addresses out of the database and the filestore.
         self.write(
             {
+                "file": False,
                 "entry_count": entry_count,
                 "rejected_count": rejected,
                 "matched_count": len(matched),

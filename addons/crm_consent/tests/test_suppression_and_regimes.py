@@ -81,6 +81,8 @@ class TestSuppressionLists(ConsentCase):
     def test_reimport_is_idempotent(self):
         robinson = self._list(["ana.martin@ejemplo.es"], self.channel_email)
         robinson.action_import()
+        self.assertFalse(robinson.file, "the upload is dropped once imported")
+        robinson.file = base64.b64encode(b"ANA.MARTIN@ejemplo.es\n")
         robinson.action_import()
         self.assertEqual(robinson.entry_count, 1)
         self.assertEqual(len(self.events_of(self.ana, self.channel_email)), 1)
