@@ -76,25 +76,35 @@ class CrmConsentSuppressionList(models.Model):
     def _address_kind(self):
         return "email" if self.channel_id.address_type == "email" else "phone"
 
-    def _iter_lines(self):
-        """Yield the file's lines one by one, streaming from the filestore."""
-        # Fetch only the file name: prefetching every column would also load
-        # index_content, where Odoo keeps the whole text of a plain-text file.
-        attachment = (
-            self.env["ir.attachment"]
-            .sudo()
-            .search_fetch(
-                [
-                    ("res_model", "=", self._name),
-                    ("res_field", "=", "file"),
-                    ("res_id", "=", self.id),
-                ],
-                ["store_fname"],
-                limit=1,
+    def _get_file_store_name(self):
+        """Return the filestore name of the upload, and drop its text index.
+
+        Odoo keeps the whole text of a plain-text attachment in
+        ``index_content``: here every address in clear, and a million lines
+        loaded into memory whenever the ORM prefetches the attachment. So
+        the attachment is read and its index emptied in SQL.
+        """
+        self.env["ir.attachment"].flush_model()
+        rows = self.env.execute_query(
+            SQL(
+                """
+                UPDATE ir_attachment
+                   SET index_content = NULL
+                 WHERE res_model = %s AND res_field = 'file' AND res_id = %s
+             RETURNING store_fname
+                """,
+                self._name,
+                self.id,
             )
         )
-        if attachment.store_fname:
-            stream = open(attachment._full_path(attachment.store_fname), "rb")
+        self.env["ir.attachment"].invalidate_model(["index_content"])
+        return rows[0][0] if rows else None
+
+    def _iter_lines(self):
+        """Yield the file's lines one by one, streaming from the filestore."""
+        store_name = self._get_file_store_name()
+        if store_name:
+            stream = open(self.env["ir.attachment"]._full_path(store_name), "rb")
         else:
             stream = io.BytesIO(base64.b64decode(self.file or b""))
         with stream:
@@ -133,6 +143,9 @@ class CrmConsentSuppressionList(models.Model):
         return True
 
     def _import_file(self):
+        # TODO: the peak Python heap of an import still grows with the list
+        # (8 MB for 100,000 lines, 73 MB for 1,000,000 in bench/); profiling
+        # puts it in _get_file_store_name, but the allocation is not found.
         self.ensure_one()
         started = time.monotonic()
         self.env["crm.consent.suppression.entry"].flush_model()
