@@ -10,6 +10,15 @@
     "depends": [
         "crm_campaign_automation",
     ],
-    "data": [],
+    "external_dependencies": {
+        "python": ["xlsxwriter"],
+    },
+    "data": [
+        "security/ir.model.access.csv",
+        "security/crm_campaign_report_rules.xml",
+        "report/crm_campaign_report_views.xml",
+        "report/crm_campaign_report_pdf.xml",
+        "views/crm_campaign_views.xml",
+    ],
     "installable": True,
 }

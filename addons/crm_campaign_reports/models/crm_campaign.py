@@ -1,0 +1,189 @@
+import base64
+from collections import defaultdict
+from datetime import date
+
+from odoo import fields, models
+
+from ..report.crm_campaign_report import RATES, REPORT_MEASURES
+
+
+class CrmCampaign(models.Model):
+    _inherit = "crm.campaign"
+
+    attribution_days = fields.Integer(
+        string="Attribution Window (days)",
+        default=30,
+        help="Purchases and unsubscribes up to this many days after a step reached "
+        "a partner are credited to the last step that reached the partner.",
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    report_sent = fields.Integer(string="Sent", compute="_compute_report_figures")
+    report_opened = fields.Integer(string="Opened", compute="_compute_report_figures")
+    report_clicked = fields.Integer(string="Clicked", compute="_compute_report_figures")
+    report_converted = fields.Integer(
+        string="Conversions", compute="_compute_report_figures"
+    )
+    report_revenue = fields.Monetary(
+        string="Attributed Revenue", compute="_compute_report_figures"
+    )
+    report_open_rate = fields.Float(
+        string="Open Rate (%)", compute="_compute_report_figures", digits=(16, 2)
+    )
+    report_click_rate = fields.Float(
+        string="Click Rate (%)", compute="_compute_report_figures", digits=(16, 2)
+    )
+
+    def _compute_report_figures(self):
+        measures = [
+            "sent",
+            "opened",
+            "clicked",
+            "converted",
+            "revenue",
+            "open_rate",
+            "click_rate",
+        ]
+        groups = self.env["crm.campaign.report"]._read_group(
+            [("campaign_id", "in", self._origin.ids)],
+            ["campaign_id"],
+            [f"{measure}:{REPORT_MEASURES[measure]}" for measure in measures],
+        )
+        figures = {
+            row[0].id: dict(zip(measures, row[1:], strict=True)) for row in groups
+        }
+        for campaign in self:
+            values = figures.get(campaign._origin.id, {})
+            for measure in measures:
+                campaign[f"report_{measure}"] = values.get(measure) or 0
+
+    def _get_report_measure_labels(self):
+        """Return the translated column titles of the report measures."""
+        return {
+            "sent": self.env._("Sent"),
+            "delivered": self.env._("Delivered"),
+            "opened": self.env._("Opened"),
+            "clicked": self.env._("Clicked"),
+            "replied": self.env._("Replied"),
+            "bounced": self.env._("Bounced"),
+            "unsubscribed": self.env._("Unsubscribed"),
+            "skipped": self.env._("Skipped"),
+            "failed": self.env._("Failed"),
+            "converted": self.env._("Converted"),
+            "revenue": self.env._("Revenue"),
+            "open_rate": self.env._("Open Rate (%)"),
+            "click_rate": self.env._("Click Rate (%)"),
+            "conversion_rate": self.env._("Conversion Rate (%)"),
+        }
+
+    def _read_report(self, groupby):
+        self.ensure_one()
+        aggregates = [f"{measure}:{func}" for measure, func in REPORT_MEASURES.items()]
+        groups = self.env["crm.campaign.report"]._read_group(
+            [("campaign_id", "=", self.id)],
+            groupby,
+            aggregates,
+        )
+        return [
+            (
+                row[: len(groupby)],
+                {
+                    measure: value or 0
+                    for measure, value in zip(
+                        REPORT_MEASURES, row[len(groupby) :], strict=True
+                    )
+                },
+            )
+            for row in groups
+        ]
+
+    def get_report_figures(self):
+        """Return the report figures of this campaign, per step and in total.
+
+        :returns: ``{'campaign': name, 'currency': ISO code, 'steps': [...],
+            'total': {...}}``. Each step is a dict with ``step_id``, ``name``,
+            ``kind`` and the measures ``sent``, ``delivered``, ``opened``,
+            ``clicked``, ``replied``, ``bounced``, ``unsubscribed``,
+            ``skipped``, ``failed``, ``converted``, ``revenue`` (company
+            currency) and the rates ``open_rate``, ``click_rate`` and
+            ``conversion_rate`` in percent. Steps that never ran have zeros.
+        """
+        self.ensure_one()
+        empty = dict.fromkeys(REPORT_MEASURES, 0)
+        by_step = {
+            keys[0].id: values for keys, values in self._read_report(["step_id"])
+        }
+        steps = [
+            {
+                "step_id": step.id,
+                "name": step.name,
+                "kind": step.kind,
+                **by_step.get(step.id, empty),
+            }
+            for step in self.step_ids.sorted(lambda step: (step.sequence, step.id))
+        ]
+
+        # The total is summed here rather than read again, because every read
+        # of the view recomputes the attribution over the whole database.
+        total = {
+            measure: sum(values[measure] for values in by_step.values())
+            for measure in REPORT_MEASURES
+            if measure not in RATES
+        }
+        for rate, (numerator, denominator) in RATES.items():
+            total[rate] = (
+                round(100.0 * total[numerator] / total[denominator], 2)
+                if total[denominator]
+                else 0.0
+            )
+        return {
+            "campaign": self.name,
+            "currency": self.currency_id.name,
+            "steps": steps,
+            "total": total,
+        }
+
+    def _get_report_days(self):
+        """Return ``{step id: [(date, measures)]}``, oldest day first."""
+        days = defaultdict(list)
+        for (step, day), values in self._read_report(["step_id", "date:day"]):
+            days[step.id].append((day, values))
+        for step_days in days.values():
+            step_days.sort(key=lambda row: row[0] or date.min)
+        return days
+
+    def report_xlsx(self):
+        """Build the XLSX report of this campaign in the user's language.
+
+        :returns: the workbook as a base64 string: a summary sheet with the
+            figures per step and a column chart, then one sheet per step with
+            its figures per day.
+        """
+        self.ensure_one()
+        self.check_access("read")
+        campaign = self.with_context(
+            lang=self.env.context.get("lang") or self.env.user.lang
+        )
+        content = self.env["crm.campaign.report.xlsx"]._generate(campaign)
+        return base64.b64encode(content).decode()
+
+    def action_view_report(self):
+        """Open the campaign analysis filtered on this campaign."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_campaign_reports.crm_campaign_report_action"
+        )
+        action["domain"] = [("campaign_id", "=", self.id)]
+        action["context"] = {"search_default_group_step": 1}
+        action["display_name"] = self.env._(
+            "Analysis of %(campaign)s", campaign=self.name
+        )
+        return action
+
+    def action_download_xlsx(self):
+        """Download the XLSX report through the controller route."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/crm_campaign_reports/xlsx/{self.id}",
+            "target": "download",
+        }

@@ -1,0 +1,4 @@
+from . import test_campaign_report
+from . import test_campaign_report_access
+from . import test_campaign_report_export
+from . import test_campaign_report_controller
