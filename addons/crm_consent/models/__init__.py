@@ -7,6 +7,7 @@ from . import crm_consent_regime
 from . import crm_consent_token
 from . import crm_consent_suppression_list
 from . import crm_consent_suppression_entry
+from . import crm_consent_unsubscribe_request
 from . import res_partner
 from . import res_config_settings
 from . import crm_consent_blacklist_mixin

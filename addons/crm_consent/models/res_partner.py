@@ -355,17 +355,22 @@ class ResPartner(models.Model):
         """Return the List-Unsubscribe headers for a marketing e-mail to this partner.
 
         ``List-Unsubscribe`` carries the suite's one-click URL and, when the
-        company has a catchall address, a mailto. ``List-Unsubscribe-Post``
+        ``unsubscribe`` alias has a domain, a mailto that the mail gateway
+        turns into a refusal. ``List-Unsubscribe-Post``
         informs mail clients that a POST to the URL unsubscribes at once.
         """
         self.ensure_one()
         targets = [f"<{self.consent_unsubscribe_url('email', purpose_code)}>"]
-        alias_domain = self.env.company.alias_domain_id
-        if alias_domain and alias_domain.catchall_email:
-            # TODO: replies to this address land in the catchall and are not
-            # turned into refusals yet; only the URL records them.
+        alias = self.env.ref(
+            "crm_consent.mail_alias_unsubscribe", raise_if_not_found=False
+        )
+        if (
+            alias
+            and alias.sudo().alias_full_name
+            and "@" in alias.sudo().alias_full_name
+        ):
             targets.append(
-                f"<mailto:{alias_domain.catchall_email}?subject=unsubscribe%20{purpose_code}>"
+                f"<mailto:{alias.sudo().alias_full_name}?subject=unsubscribe%20{purpose_code}>"
             )
         return {
             "List-Unsubscribe": ", ".join(targets),

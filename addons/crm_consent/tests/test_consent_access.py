@@ -148,6 +148,13 @@ class TestConsentAccessMatrix(ConsentCase):
             "portal": "",
             "public": "",
         },
+        "crm.consent.unsubscribe.request": {
+            "manager": "r",
+            "marketing": "r",
+            "employee": "",
+            "portal": "",
+            "public": "",
+        },
         "crm.consent.request.wizard": {
             "manager": "rwcu",
             "marketing": "rwcu",

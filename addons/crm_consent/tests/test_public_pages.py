@@ -171,6 +171,37 @@ class TestPublicPages(HttpCase):
             headers["List-Unsubscribe"],
         )
 
+    def test_unsubscribe_mailto_refuses(self):
+        alias_domain = self.env["mail.alias.domain"].create({"name": "ejemplo.test"})
+        alias = self.env.ref("crm_consent.mail_alias_unsubscribe")
+        alias.alias_domain_id = alias_domain
+        headers = self.partner._consent_list_unsubscribe_headers("marketing")
+        self.assertIn(
+            "<mailto:unsubscribe@ejemplo.test?subject=unsubscribe%20marketing>",
+            headers["List-Unsubscribe"],
+        )
+        message = (
+            'From: "Inés Calvo" <Ines.Calvo@Ejemplo.es>\r\n'
+            "To: unsubscribe@ejemplo.test\r\n"
+            "Subject: unsubscribe marketing\r\n"
+            "Message-ID: <baja-1@ejemplo.es>\r\n"
+            "Date: Fri, 04 Dec 2026 10:00:00 +0000\r\n"
+            "\r\n"
+            "unsubscribe\r\n"
+        )
+
+        self.env["mail.thread"].message_process(False, message)
+
+        refusal = self._events("email")[-1]
+        self.assertEqual(refusal.state, "refused")
+        self.assertEqual(refusal.source, "unsubscribe")
+        self.assertIn("baja-1@ejemplo.es", refusal.proof)
+        request = self.env["crm.consent.unsubscribe.request"].search(
+            [("partner_ids", "in", self.partner.ids)]
+        )
+        self.assertEqual(len(request), 1)
+        self.assertEqual(request.purpose_id.code, "marketing")
+
     def test_confirm_link_needs_post(self):
         self.partner.consent_record("email", "granted", "transactional")
         self.partner.consent_record("email", "granted", "marketing", double_opt_in=True)
