@@ -3,7 +3,7 @@
 
 Steps:
 
-1. Check that ``python3`` imports Odoo 18.0 and that PostgreSQL answers.
+1. Check that ``python3`` imports Odoo 18.0 and that PostgreSQL is reachable.
 2. Create a database, install every addon under ``addons/`` with demo data
    and run their Odoo tests (``--test-enable``, tags ``/<addon>``).
 3. Start an Odoo server on a loopback port over the same database and run the

@@ -18,7 +18,7 @@ class CampaignCase(TransactionCase):
             tz="Europe/Madrid",
         )
         cls.company = cls.env.company
-        # Contact at any hour on any day unless a test says otherwise.
+        # Contact at any hour on any day unless a test sets other limits.
         cls.company.write(
             {
                 "campaign_pressure_limit": 0,
