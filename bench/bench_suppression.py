@@ -2,10 +2,10 @@
 """Import suppression lists of growing size and report time and peak memory.
 
 Run as ``python3 bench/bench_suppression.py [--sizes 100000,1000000]``. The
-script creates a throwaway database with crm_consent (no demo data), adds
-as many partners as the smallest list, then for each size writes a list of
-plain e-mail addresses (a tenth of them belonging to partners), stores it on
-a ``crm.consent.suppression.list`` and times ``action_import``. Memory is
+script creates a throwaway database with crm_consent (no demo data) and adds
+partners for a tenth of the smallest list. For each size it writes a list
+of plain e-mail addresses whose first lines belong to those partners, stores
+it on a ``crm.consent.suppression.list`` and times ``action_import``. Memory is
 the peak of Python allocations traced by ``tracemalloc`` during the import
 only (the upload is stored before it starts), so the seconds include the
 tracing overhead. If the import holds one batch at a time, the peak does

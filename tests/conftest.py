@@ -63,3 +63,29 @@ def odoo():
         os.environ.get("ODOO_LOGIN", "admin"),
         os.environ.get("ODOO_PASSWORD", "admin"),
     )
+
+
+# Company settings of crm_campaign_automation that let a step run at any hour
+# on any day, with no contact-pressure budget.
+ALWAYS_OPEN = {
+    "campaign_pressure_limit": 0,
+    "campaign_hour_from": 0.0,
+    "campaign_hour_to": 24.0,
+    **{f"campaign_weekday_{day}": True for day in range(7)},
+}
+
+
+@pytest.fixture
+def open_company(odoo):
+    """Lift quiet hours and the pressure budget of the admin's company.
+
+    Campaign steps then run whatever the time of day the tests run at. The
+    settings are restored after the test.
+    """
+    [user] = odoo.execute("res.users", "read", [odoo.uid], ["company_id"])
+    company_id = user["company_id"][0]
+    [saved] = odoo.execute("res.company", "read", [company_id], list(ALWAYS_OPEN))
+    saved.pop("id")
+    odoo.execute("res.company", "write", [company_id], ALWAYS_OPEN)
+    yield company_id
+    odoo.execute("res.company", "write", [company_id], saved)

@@ -9,26 +9,6 @@ import xmlrpc.client
 import openpyxl
 import pytest
 
-ALWAYS_OPEN = {
-    "campaign_pressure_limit": 0,
-    "campaign_hour_from": 0.0,
-    "campaign_hour_to": 24.0,
-    **{f"campaign_weekday_{day}": True for day in range(7)},
-}
-
-
-@pytest.fixture
-def open_company(odoo):
-    """Lift quiet hours and the pressure budget of the admin's company for one
-    test, so that its steps run whatever the time of day, then restore them."""
-    [user] = odoo.execute("res.users", "read", [odoo.uid], ["company_id"])
-    company_id = user["company_id"][0]
-    [saved] = odoo.execute("res.company", "read", [company_id], list(ALWAYS_OPEN))
-    saved.pop("id")
-    odoo.execute("res.company", "write", [company_id], ALWAYS_OPEN)
-    yield company_id
-    odoo.execute("res.company", "write", [company_id], saved)
-
 
 @pytest.fixture
 def executed_campaign(odoo, open_company):

@@ -59,7 +59,7 @@ def test_random_token_gets_neutral_page(odoo, customer):
 
 
 def test_one_click_unsubscribe_over_http(odoo, customer):
-    """Case C5: the POST answers 200 without redirect or session, and refuses."""
+    """Case C5: the POST returns 200 without redirect or session and refuses."""
     url = odoo.execute(
         "res.partner", "consent_unsubscribe_url", [customer], "email", "marketing"
     )

@@ -330,8 +330,8 @@ class CrmCampaign(models.Model):
         :returns: ``{'audience': int, 'refused': {'consent': int, 'pressure':
             int}}``. Consent counts partners refused on the channel of at least
             one first step; pressure counts the others whose contact budget is
-            already used up. Quiet hours only delay a step, so they refuse
-            nobody.
+            already used up. Quiet hours only delay a step, so they
+            are not counted.
         """
         self.ensure_one()
         partner_ids = self._get_audience_partner_ids()

@@ -12,8 +12,8 @@ PARTICIPANT_STATES = [
 class CrmCampaignParticipant(models.Model):
     """One journey of one partner through one campaign.
 
-    A partner has at most one running participant per campaign, enforced by a
-    partial unique index; a finished journey may be followed by another one
+    A partial unique index allows at most one running participant per
+    partner and campaign. A finished journey may be followed by another one
     when the campaign allows re-entry.
     """
 

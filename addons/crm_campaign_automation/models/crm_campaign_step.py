@@ -65,9 +65,9 @@ TIER_FILTERS = [
 class CrmCampaignStep(models.Model):
     """One step of a campaign: what to do, to whom and when.
 
-    A root step (no parent) runs ``interval`` after the partner enters; a
-    child step runs ``interval`` after its parent ran for that partner, when
-    its trigger holds at that moment.
+    A root step (no parent) runs ``interval`` after the partner enters. A
+    child step runs ``interval`` after its parent ran for that partner, if
+    its trigger is met at that moment.
     """
 
     _name = "crm.campaign.step"
@@ -299,9 +299,9 @@ class CrmCampaignStep(models.Model):
     def _get_due_date(self, base, tz_name):
         """Return the naive UTC moment this step is due, counted from ``base``.
 
-        The delay is added to ``base``; with a local hour, the step runs at that
-        hour of the resulting local day in ``tz_name``, even if that moment is
-        earlier than ``base`` plus the delay.
+        The delay is added to ``base``. With a local hour, the step runs at
+        that hour of the resulting local day in ``tz_name``, even if that
+        moment is earlier than ``base`` plus the delay.
         """
         self.ensure_one()
         delta = {

@@ -9,9 +9,9 @@ class MailMail(models.Model):
     ):
         """Use the crm_consent unsubscribe headers on campaign e-mails.
 
-        mass_mailing sets ``List-Unsubscribe`` to its own opt-out page; campaign
-        e-mails point to the partner's consent preferences instead, when
-        crm_consent provides them, so the refusal lands in the consent ledger.
+        mass_mailing sets ``List-Unsubscribe`` to its own opt-out page. Campaign
+        e-mails use crm_consent's one-click URL and mailto instead, so that
+        the refusal is recorded in the consent ledger.
         """
         email_list = super()._prepare_outgoing_list(
             mail_server=mail_server,

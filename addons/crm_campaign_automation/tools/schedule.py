@@ -24,8 +24,10 @@ def _hour_to_time(hour):
 
 
 def local_to_utc(day, hour, tz_name):
-    """Return the naive UTC datetime of ``hour`` (a float, 9.5 is 09:30) on ``day``
-    in the time zone ``tz_name``; an unknown or empty zone is read as UTC."""
+    """Return the naive UTC datetime of ``hour`` on ``day`` in ``tz_name``.
+
+    ``hour`` is a float (9.5 is 09:30). An unknown or empty zone is read as UTC.
+    """
     timezone = _get_timezone(tz_name)
     local = timezone.localize(datetime.combine(day, _hour_to_time(hour)))
     return local.astimezone(pytz.utc).replace(tzinfo=None)

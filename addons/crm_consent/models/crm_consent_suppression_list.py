@@ -68,7 +68,8 @@ class CrmConsentSuppressionList(models.Model):
     entry_count = fields.Integer(readonly=True)
     rejected_count = fields.Integer(readonly=True)
     matched_count = fields.Integer(
-        readonly=True, help="Partners refused because of this list at the last import."
+        readonly=True,
+        help="Partners whose consent this list refused at the last import.",
     )
     imported_date = fields.Datetime(readonly=True)
     active = fields.Boolean(default=True)

@@ -7,7 +7,7 @@ class CrmConsentUnsubscribeRequest(models.Model):
 
     Mail clients that do not POST the one-click URL send an e-mail instead,
     with subject ``unsubscribe <purpose code>``. Odoo's mail gateway routes
-    it here through the ``unsubscribe`` alias; the sender's partners get a
+    it here through the ``unsubscribe`` alias. The sender's partners get a
     refusal of e-mail for that purpose, and the e-mail stays in the chatter
     as proof.
     """

@@ -167,7 +167,7 @@ class ResPartner(models.Model):
         :param bool double_opt_in: with ``state='granted'`` on the e-mail
             channel, record ``pending`` and e-mail each partner a link that
             confirms the grant
-        :param str ip_address: IP address the customer answered from
+        :param str ip_address: IP address the customer's request came from
         :param str user_agent: browser the customer answered with
         :param str origin: form, page or channel where the customer answered
         :param int consent_text_id: ``crm.consent.text`` shown to the customer;

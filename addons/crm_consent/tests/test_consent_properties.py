@@ -2,9 +2,9 @@
 
 Hypothesis generates sequences of consent changes (some dated in the past,
 out of order) and blacklist changes for one partner. A small pure-Python
-model states the rules: the current state is the latest event by date, the
-ledger keeps every event, a blacklisted address is never contactable, and
-the state at a past moment is the latest event at or before it.
+model states the rules. The current state is the latest event by date, and
+the ledger keeps every event. A blacklisted address is never contactable.
+The state at a past moment is the latest event at or before it.
 """
 
 import itertools
