@@ -16,9 +16,12 @@
     "data": [
         "security/ir.model.access.csv",
         "security/crm_campaign_report_rules.xml",
+        "data/ir_cron_data.xml",
         "report/crm_campaign_report_views.xml",
         "report/crm_campaign_report_pdf.xml",
         "views/crm_campaign_views.xml",
+        "views/crm_rfm_views.xml",
+        "views/crm_campaign_report_menus.xml",
     ],
     "installable": True,
 }

@@ -1,1 +1,2 @@
 from . import crm_campaign
+from . import crm_rfm_snapshot

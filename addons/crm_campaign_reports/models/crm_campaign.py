@@ -2,9 +2,17 @@ import base64
 from collections import defaultdict
 from datetime import date
 
+from markupsafe import Markup
+
 from odoo import fields, models
+from odoo.tools.misc import format_date
 
 from ..report.crm_campaign_report import RATES, REPORT_MEASURES
+from ..tools.svg_chart import render_line_chart
+
+# Measures drawn on the dashboard chart, with their line colours.
+CHART_MEASURES = ("sent", "opened", "clicked", "converted")
+CHART_COLORS = ("#1f77b4", "#2ca02c", "#ff7f0e", "#d62728")
 
 
 class CrmCampaign(models.Model):
@@ -18,13 +26,33 @@ class CrmCampaign(models.Model):
     )
     currency_id = fields.Many2one(related="company_id.currency_id")
     report_sent = fields.Integer(string="Sent", compute="_compute_report_figures")
+    report_delivered = fields.Integer(
+        string="Delivered", compute="_compute_report_figures"
+    )
     report_opened = fields.Integer(string="Opened", compute="_compute_report_figures")
     report_clicked = fields.Integer(string="Clicked", compute="_compute_report_figures")
+    report_replied = fields.Integer(string="Replied", compute="_compute_report_figures")
+    report_bounced = fields.Integer(string="Bounced", compute="_compute_report_figures")
+    report_unsubscribed = fields.Integer(
+        string="Unsubscribed", compute="_compute_report_figures"
+    )
+    report_accepted = fields.Integer(
+        string="Offers Accepted", compute="_compute_report_figures"
+    )
     report_converted = fields.Integer(
         string="Conversions", compute="_compute_report_figures"
     )
+    report_purchases = fields.Integer(
+        string="Purchases (Last Touch)", compute="_compute_report_figures"
+    )
     report_revenue = fields.Monetary(
         string="Attributed Revenue", compute="_compute_report_figures"
+    )
+    report_purchases_all_touch = fields.Integer(
+        string="Purchases (All Touch)", compute="_compute_report_figures"
+    )
+    report_revenue_all_touch = fields.Monetary(
+        string="Revenue (All Touch)", compute="_compute_report_figures"
     )
     report_open_rate = fields.Float(
         string="Open Rate (%)", compute="_compute_report_figures", digits=(16, 2)
@@ -32,16 +60,34 @@ class CrmCampaign(models.Model):
     report_click_rate = fields.Float(
         string="Click Rate (%)", compute="_compute_report_figures", digits=(16, 2)
     )
+    report_conversion_rate = fields.Float(
+        string="Conversion Rate (%)", compute="_compute_report_figures", digits=(16, 2)
+    )
+    report_chart = fields.Html(
+        string="Responses over Time",
+        compute="_compute_report_chart",
+        sanitize=False,
+        help="Line chart of the steps sent, opened, clicked and converted per day.",
+    )
 
     def _compute_report_figures(self):
         measures = [
             "sent",
+            "delivered",
             "opened",
             "clicked",
+            "replied",
+            "bounced",
+            "unsubscribed",
+            "accepted",
             "converted",
+            "purchases",
             "revenue",
+            "purchases_all_touch",
+            "revenue_all_touch",
             "open_rate",
             "click_rate",
+            "conversion_rate",
         ]
         groups = self.env["crm.campaign.report"]._read_group(
             [("campaign_id", "in", self._origin.ids)],
@@ -56,6 +102,46 @@ class CrmCampaign(models.Model):
             for measure in measures:
                 campaign[f"report_{measure}"] = values.get(measure) or 0
 
+    def _compute_report_chart(self):
+        series = self._get_chart_series()
+        for campaign in self:
+            campaign.report_chart = campaign._render_chart_svg(
+                series.get(campaign._origin.id, [])
+            )
+
+    def _get_chart_series(self):
+        """Return ``{campaign id: [(day, {measure: value})]}`` of the chart
+        measures, oldest day first, in one grouped read."""
+        groups = self.env["crm.campaign.report"]._read_group(
+            [("campaign_id", "in", self._origin.ids), ("sent", "=", 1)],
+            ["campaign_id", "date:day"],
+            [f"{measure}:sum" for measure in CHART_MEASURES],
+        )
+        series = defaultdict(list)
+        for campaign, day, *values in groups:
+            series[campaign.id].append(
+                (day, dict(zip(CHART_MEASURES, values, strict=True)))
+            )
+        for days in series.values():
+            days.sort(key=lambda row: row[0])
+        return series
+
+    def _render_chart_svg(self, days):
+        """Return an SVG line chart (Markup) of ``days``, as returned per
+        campaign by ``_get_chart_series``, with dates in the user's format."""
+        labels = self._get_report_measure_labels()
+        if not days:
+            return Markup("<p class='text-muted'>%s</p>") % self.env._(
+                "No step has run yet."
+            )
+        return render_line_chart(
+            [format_date(self.env, day) for day, _values in days],
+            [
+                (labels[measure], color, [values[measure] for _day, values in days])
+                for measure, color in zip(CHART_MEASURES, CHART_COLORS, strict=True)
+            ],
+        )
+
     def _get_report_measure_labels(self):
         """Return the translated column titles of the report measures."""
         return {
@@ -66,10 +152,14 @@ class CrmCampaign(models.Model):
             "replied": self.env._("Replied"),
             "bounced": self.env._("Bounced"),
             "unsubscribed": self.env._("Unsubscribed"),
+            "accepted": self.env._("Offers Accepted"),
             "skipped": self.env._("Skipped"),
             "failed": self.env._("Failed"),
             "converted": self.env._("Converted"),
-            "revenue": self.env._("Revenue"),
+            "purchases": self.env._("Purchases (Last Touch)"),
+            "revenue": self.env._("Revenue (Last Touch)"),
+            "purchases_all_touch": self.env._("Purchases (All Touch)"),
+            "revenue_all_touch": self.env._("Revenue (All Touch)"),
             "open_rate": self.env._("Open Rate (%)"),
             "click_rate": self.env._("Click Rate (%)"),
             "conversion_rate": self.env._("Conversion Rate (%)"),
@@ -176,6 +266,31 @@ class CrmCampaign(models.Model):
         action["context"] = {"search_default_group_step": 1}
         action["display_name"] = self.env._(
             "Analysis of %(campaign)s", campaign=self.name
+        )
+        return action
+
+    def action_view_report_timeline(self):
+        """Open the line graph of this campaign's responses per day."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_campaign_reports.crm_campaign_report_action_timeline"
+        )
+        action["domain"] = [("campaign_id", "=", self.id)]
+        action["context"] = {}
+        action["display_name"] = self.env._(
+            "Responses to %(campaign)s over Time", campaign=self.name
+        )
+        return action
+
+    def action_view_report_funnel(self):
+        """Open the funnel of this campaign."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_campaign_reports.crm_campaign_funnel_report_action"
+        )
+        action["domain"] = [("campaign_id", "=", self.id)]
+        action["display_name"] = self.env._(
+            "Funnel of %(campaign)s", campaign=self.name
         )
         return action
 

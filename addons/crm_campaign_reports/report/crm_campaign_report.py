@@ -25,10 +25,14 @@ REPORT_MEASURES = {
     "replied": "sum",
     "bounced": "sum",
     "unsubscribed": "sum",
+    "accepted": "sum",
     "skipped": "sum",
     "failed": "sum",
     "converted": "sum",
+    "purchases": "sum",
     "revenue": "sum",
+    "purchases_all_touch": "sum",
+    "revenue_all_touch": "sum",
     "open_rate": "avg",
     "click_rate": "avg",
     "conversion_rate": "avg",
@@ -37,23 +41,38 @@ REPORT_MEASURES = {
 # Step kinds that reach a partner and so can be credited with a response.
 TOUCH_KINDS = ("email", "sms", "call", "postal", "web")
 
+# Sources of a consent refusal that count as an unsubscribe: choices the
+# partner made (unsubscribe link or e-mail, preference centre, Odoo's mailing
+# blacklist page) or reported to a user or an integration (back-office form,
+# API). Imports, suppression lists and expiries are bulk or automatic changes,
+# not responses to a campaign.
+UNSUBSCRIBE_SOURCES = ("unsubscribe", "preference_centre", "blacklist", "form", "api")
+
 
 class CrmCampaignReport(models.Model):
-    """Offers and responses of campaigns per campaign, step, tier and day.
+    """Responses to campaign steps, one row per trace that ran.
 
-    One row per campaign, step, value tier of the partner and day of
-    execution, over the traces that ran (done, skipped or in error).
-    Responses are credited as follows:
+    A row is a trace done, skipped or in error, with its campaign, step,
+    channel, partner, value tier at sending time and day, and 0/1 response
+    flags, so that any grouping (pivot, graph) sums them. Responses:
 
-    - opens, clicks, replies and bounces come from the ``mailing.trace`` of
-      the e-mail or SMS;
-    - a purchase of the ledger counts for the last trace that touched the
-      buyer (any campaign of the same company) on or before the purchase day
-      and at most ``attribution_days`` days before it;
-    - an unsubscribe (consent event with source ``unsubscribe``) counts for
-      the last trace that touched the partner before it, in the same window;
-    - a conversion counts for the last trace of the participant that ran at or
-      before its conversion date.
+    - delivered, opened, clicked, replied and bounced come from the
+      ``mailing.trace`` of the e-mail or SMS; calls and letters done count as
+      delivered;
+    - unsubscribed: a consent refusal of the partner on the step's consent
+      channel, from one of ``UNSUBSCRIBE_SOURCES``, at or after the step and
+      at most ``attribution_days`` days later, credited to the last step of
+      any campaign that reached the partner on that channel before it;
+    - converted: the participant reached the campaign goal, credited to its
+      last trace done at or before the conversion date;
+    - purchases and revenue (last touch): each purchase of the customer
+      ledger (confirmed sales, in company currency) counts once, for the last
+      step of any campaign of the same company that reached the buyer on or
+      before the purchase day and at most ``attribution_days`` days before;
+    - purchases_all_touch and revenue_all_touch: the same purchase counts
+      once for every campaign whose window contains it, on that campaign's
+      last step before the purchase. Summed over several campaigns, all-touch
+      revenue exceeds the ledger's revenue by design.
     """
 
     _name = "crm.campaign.report"
@@ -64,7 +83,8 @@ class CrmCampaignReport(models.Model):
     # Flushed before the view is read, so that pending ORM writes count.
     _depends = {
         "crm.campaign": ["attribution_days", "company_id"],
-        "crm.campaign.participant": ["state", "conversion_date"],
+        "crm.campaign.participant": ["state", "conversion_date", "entry_date"],
+        "crm.campaign.step": ["channel_id"],
         "crm.campaign.trace": [
             "campaign_id",
             "step_id",
@@ -77,7 +97,7 @@ class CrmCampaignReport(models.Model):
             "company_id",
             "mailing_trace_id",
         ],
-        "crm.consent.event": ["partner_id", "source", "state", "date"],
+        "crm.consent.event": ["partner_id", "channel_id", "source", "state", "date"],
         "crm.customer.transaction": [
             "partner_id",
             "date",
@@ -85,6 +105,7 @@ class CrmCampaignReport(models.Model):
             "kind",
             "company_id",
         ],
+        "crm.value.tier.log": ["partner_id", "date", "previous_tier"],
         "mailing.trace": [
             "trace_status",
             "open_datetime",
@@ -97,18 +118,32 @@ class CrmCampaignReport(models.Model):
 
     campaign_id = fields.Many2one("crm.campaign", readonly=True)
     step_id = fields.Many2one("crm.campaign.step", readonly=True)
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     kind = fields.Selection(STEP_KINDS, string="Channel", readonly=True)
     value_tier = fields.Selection(
         VALUE_TIERS,
         readonly=True,
-        help="Current value tier of the partner, not the tier at sending time.",
+        help="Value tier of the partner when the step ran, read from the tier "
+        "history; the current tier when the history has no change since then.",
     )
     date = fields.Date(
         readonly=True,
         help="Day the step ran, in UTC, or was scheduled if it never ran.",
     )
+    entry_date = fields.Date(
+        string="Entry Date",
+        readonly=True,
+        help="Day the partner entered the campaign, in UTC.",
+    )
     company_id = fields.Many2one("res.company", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
+    member_segment_id = fields.Many2one(
+        "crm.segment",
+        string="Member of Segment",
+        compute="_compute_member_segment_id",
+        search="_search_member_segment_id",
+        help="Filter on the partners who are members of a segment now.",
+    )
 
     sent = fields.Integer(readonly=True, help="Steps done.")
     delivered = fields.Integer(
@@ -122,8 +157,17 @@ class CrmCampaignReport(models.Model):
     bounced = fields.Integer(readonly=True)
     unsubscribed = fields.Integer(
         readonly=True,
-        help="Partners who used an unsubscribe link within the attribution "
-        "window after this step, credited to the last step that reached them.",
+        help="Steps after which the partner refused the step's channel within "
+        "the attribution window (unsubscribe link, preference centre, blacklist, "
+        "back-office form or API), credited to the last step that reached the "
+        "partner on that channel.",
+    )
+    # TODO: count accepted offers once campaign offers record their
+    # acceptance on the trace; until then every row has 0.
+    accepted = fields.Integer(
+        string="Offers Accepted",
+        readonly=True,
+        help="Steps whose offer the partner accepted.",
     )
     skipped = fields.Integer(
         readonly=True,
@@ -135,10 +179,31 @@ class CrmCampaignReport(models.Model):
         help="Participants who reached the campaign goal, credited to their last "
         "step before the conversion.",
     )
-    revenue = fields.Monetary(
+    purchases = fields.Integer(
+        string="Purchases (Last Touch)",
         readonly=True,
-        help="Purchases of the customer ledger within the attribution window "
-        "after the step, credited to the last step that reached the customer.",
+        help="Purchases of the customer ledger credited to this step because it "
+        "was the last step of any campaign that reached the customer within the "
+        "attribution window.",
+    )
+    revenue = fields.Monetary(
+        string="Revenue (Last Touch)",
+        readonly=True,
+        help="Amount of the purchases credited by last touch, in company currency.",
+    )
+    purchases_all_touch = fields.Integer(
+        string="Purchases (All Touch)",
+        readonly=True,
+        help="Purchases within the attribution window of this step's campaign, "
+        "credited to the campaign's last step before each purchase, whatever "
+        "other campaigns reached the customer.",
+    )
+    revenue_all_touch = fields.Monetary(
+        string="Revenue (All Touch)",
+        readonly=True,
+        help="Amount of the purchases credited by all touch, in company "
+        "currency. A purchase counts for every campaign that reached the "
+        "customer, so totals over several campaigns exceed the revenue.",
     )
     open_rate = fields.Float(
         string="Open Rate (%)", readonly=True, aggregator="avg", digits=(16, 2)
@@ -175,149 +240,213 @@ class CrmCampaignReport(models.Model):
         )
         create_index(
             cr,
-            "crm_campaign_report_consent_unsubscribe_index",
+            "crm_campaign_report_consent_refusal_index",
             "crm_consent_event",
+            ["partner_id", "channel_id", "date"],
+            where="state = 'refused'",
+        )
+        create_index(
+            cr,
+            "crm_campaign_report_tier_log_index",
+            "crm_value_tier_log",
             ["partner_id", "date"],
-            where="source = 'unsubscribe'",
+        )
+        create_index(
+            cr,
+            "crm_campaign_report_partner_commercial_index",
+            "res_partner",
+            ["commercial_partner_id"],
+        )
+
+    def _compute_member_segment_id(self):
+        self.member_segment_id = False
+
+    def _search_member_segment_id(self, operator, value):
+        return [("partner_id.segment_ids", operator, value)]
+
+    # ------------------------------------------------------------------
+    # SQL of the view
+    # ------------------------------------------------------------------
+
+    def _touch_sql(self):
+        """Return the SQL FROM clause of the traces that reached a partner,
+        with ``trace``, ``partner`` and ``campaign`` as aliases."""
+        return SQL(
+            """
+                 crm_campaign_trace trace
+            JOIN crm_campaign campaign ON campaign.id = trace.campaign_id
+            JOIN res_partner partner ON partner.id = trace.partner_id
+            """
+        )
+
+    def _purchase_credit_sql(self, all_touch):
+        """Return a query of (trace_id, purchases, amount) crediting each
+        ledger purchase to its last touching trace, or with ``all_touch`` to
+        the last touching trace of every campaign."""
+        distinct = (
+            SQL("ledger.id, trace.campaign_id") if all_touch else SQL("ledger.id")
+        )
+        return SQL(
+            """
+            SELECT credited.trace_id,
+                   COUNT(*) AS purchases,
+                   SUM(credited.amount) AS amount
+              FROM (
+                  SELECT DISTINCT ON (%(distinct)s)
+                         trace.id AS trace_id,
+                         ledger.amount
+                    FROM crm_customer_transaction ledger
+                    JOIN res_partner partner
+                      ON partner.commercial_partner_id = ledger.partner_id
+                    JOIN crm_campaign_trace trace
+                      ON trace.partner_id = partner.id
+                     AND trace.company_id = ledger.company_id
+                     AND trace.state = 'done'
+                     AND trace.kind IN %(touch_kinds)s
+                     AND trace.executed_at < ledger.date + 1
+                    JOIN crm_campaign campaign ON campaign.id = trace.campaign_id
+                   WHERE ledger.kind = 'purchase'
+                     AND ledger.date <= trace.executed_at::date
+                         + COALESCE(campaign.attribution_days, 0)
+                ORDER BY %(distinct)s, trace.executed_at DESC, trace.id DESC
+              ) credited
+          GROUP BY credited.trace_id
+            """,
+            distinct=distinct,
+            touch_kinds=TOUCH_KINDS,
+        )
+
+    def _unsubscribe_credit_sql(self):
+        """Return a query of the trace ids credited with an unsubscribe."""
+        return SQL(
+            """
+            SELECT credited.trace_id
+              FROM (
+                  SELECT DISTINCT ON (event.id) trace.id AS trace_id
+                    FROM crm_consent_event event
+                    JOIN crm_campaign_trace trace
+                      ON trace.partner_id = event.partner_id
+                     AND trace.state = 'done'
+                     AND trace.kind IN %(touch_kinds)s
+                     AND trace.executed_at <= event.date
+                    JOIN crm_campaign_step step
+                      ON step.id = trace.step_id
+                     AND step.channel_id = event.channel_id
+                    JOIN crm_campaign campaign ON campaign.id = trace.campaign_id
+                   WHERE event.state = 'refused'
+                     AND event.source IN %(sources)s
+                     AND event.date <= trace.executed_at
+                         + make_interval(days => COALESCE(campaign.attribution_days, 0))
+                ORDER BY event.id, trace.executed_at DESC, trace.id DESC
+              ) credited
+          GROUP BY credited.trace_id
+            """,
+            touch_kinds=TOUCH_KINDS,
+            sources=UNSUBSCRIBE_SOURCES,
+        )
+
+    def _conversion_credit_sql(self):
+        """Return a query of the trace ids credited with a participant's
+        conversion."""
+        return SQL(
+            """
+            SELECT DISTINCT ON (participant.id) trace.id AS trace_id
+              FROM crm_campaign_participant participant
+              JOIN crm_campaign_trace trace
+                ON trace.participant_id = participant.id
+               AND trace.state = 'done'
+               AND trace.executed_at <= participant.conversion_date
+             WHERE participant.state = 'converted'
+          ORDER BY participant.id, trace.executed_at DESC, trace.id DESC
+            """
+        )
+
+    def _facts_sql(self):
+        """Return the query of one row per reported trace with its 0/1
+        response flags and credited purchases, without the rates."""
+        return SQL(
+            """
+            SELECT trace.id,
+                   trace.campaign_id,
+                   trace.step_id,
+                   trace.partner_id,
+                   trace.kind,
+                   CASE WHEN next_tier_change.partner_id IS NOT NULL
+                        THEN next_tier_change.previous_tier
+                        ELSE partner.value_tier
+                   END AS value_tier,
+                   COALESCE(trace.executed_at, trace.scheduled_at)::date AS date,
+                   participant.entry_date::date AS entry_date,
+                   trace.company_id,
+                   company.currency_id,
+                   (trace.state = 'done')::integer AS sent,
+                   (trace.state = 'done'
+                    AND (mailing.trace_status IN ('sent', 'open', 'reply')
+                         OR trace.kind IN ('call', 'postal')))::integer AS delivered,
+                   (mailing.open_datetime IS NOT NULL
+                    OR mailing.trace_status IN ('open', 'reply'))::integer AS opened,
+                   (mailing.links_click_datetime IS NOT NULL)::integer AS clicked,
+                   (mailing.reply_datetime IS NOT NULL
+                    OR mailing.trace_status = 'reply')::integer AS replied,
+                   (mailing.trace_status = 'bounce')::integer AS bounced,
+                   (unsubscribe.trace_id IS NOT NULL)::integer AS unsubscribed,
+                   0 AS accepted,
+                   (trace.state = 'skipped')::integer AS skipped,
+                   (trace.state = 'error')::integer AS failed,
+                   (conversion.trace_id IS NOT NULL)::integer AS converted,
+                   COALESCE(last_touch.purchases, 0)::integer AS purchases,
+                   COALESCE(last_touch.amount, 0) AS revenue,
+                   COALESCE(all_touch.purchases, 0)::integer AS purchases_all_touch,
+                   COALESCE(all_touch.amount, 0) AS revenue_all_touch
+              FROM crm_campaign_trace trace
+              JOIN crm_campaign_participant participant
+                ON participant.id = trace.participant_id
+              JOIN res_partner partner ON partner.id = trace.partner_id
+              JOIN res_company company ON company.id = trace.company_id
+         LEFT JOIN mailing_trace mailing ON mailing.id = trace.mailing_trace_id
+         LEFT JOIN LATERAL (
+                   SELECT tier_log.partner_id, tier_log.previous_tier
+                     FROM crm_value_tier_log tier_log
+                    WHERE tier_log.partner_id = trace.partner_id
+                      AND tier_log.date > COALESCE(trace.executed_at, trace.scheduled_at)
+                 ORDER BY tier_log.date, tier_log.id
+                    LIMIT 1
+                   ) next_tier_change ON TRUE
+         LEFT JOIN (%(last_touch)s) last_touch ON last_touch.trace_id = trace.id
+         LEFT JOIN (%(all_touch)s) all_touch ON all_touch.trace_id = trace.id
+         LEFT JOIN (%(unsubscribe)s) unsubscribe ON unsubscribe.trace_id = trace.id
+         LEFT JOIN (%(conversion)s) conversion ON conversion.trace_id = trace.id
+             WHERE trace.state IN ('done', 'skipped', 'error')
+            """,
+            last_touch=self._purchase_credit_sql(all_touch=False),
+            all_touch=self._purchase_credit_sql(all_touch=True),
+            unsubscribe=self._unsubscribe_credit_sql(),
+            conversion=self._conversion_credit_sql(),
         )
 
     @property
     def _table_query(self):
-        return SQL(
-            """
-            WITH touch AS (
-                SELECT trace.id,
-                       trace.partner_id,
-                       partner.commercial_partner_id,
-                       trace.company_id,
-                       trace.executed_at,
-                       COALESCE(campaign.attribution_days, 0) AS attribution_days
-                  FROM crm_campaign_trace trace
-                  JOIN crm_campaign campaign ON campaign.id = trace.campaign_id
-                  JOIN res_partner partner ON partner.id = trace.partner_id
-                 WHERE trace.state = 'done'
-                   AND trace.kind IN %(touch_kinds)s
-                   AND trace.executed_at IS NOT NULL
-            ),
-            purchase AS (
-                SELECT DISTINCT ON (ledger.id)
-                       touch.id AS trace_id,
-                       ledger.amount
-                  FROM crm_customer_transaction ledger
-                  JOIN touch
-                    ON touch.commercial_partner_id = ledger.partner_id
-                   AND touch.company_id = ledger.company_id
-                   AND ledger.date >= touch.executed_at::date
-                   AND ledger.date
-                       <= touch.executed_at::date + touch.attribution_days
-                 WHERE ledger.kind = 'purchase'
-              ORDER BY ledger.id, touch.executed_at DESC, touch.id DESC
-            ),
-            revenue AS (
-                SELECT trace_id, SUM(amount) AS amount
-                  FROM purchase
-              GROUP BY trace_id
-            ),
-            unsubscribe AS (
-                SELECT DISTINCT touch_id AS trace_id
-                  FROM (
-                      SELECT DISTINCT ON (consent_event.id) touch.id AS touch_id
-                        FROM crm_consent_event consent_event
-                        JOIN touch
-                          ON touch.partner_id = consent_event.partner_id
-                         AND consent_event.date >= touch.executed_at
-                         AND consent_event.date <= touch.executed_at
-                             + make_interval(days => touch.attribution_days)
-                       WHERE consent_event.source = 'unsubscribe'
-                         AND consent_event.state = 'refused'
-                    ORDER BY consent_event.id, touch.executed_at DESC, touch.id DESC
-                  ) credited
-            ),
-            conversion AS (
-                SELECT DISTINCT ON (participant.id) trace.id AS trace_id
-                  FROM crm_campaign_participant participant
-                  JOIN crm_campaign_trace trace
-                    ON trace.participant_id = participant.id
-                   AND trace.state = 'done'
-                   AND trace.executed_at <= participant.conversion_date
-                 WHERE participant.state = 'converted'
-              ORDER BY participant.id, trace.executed_at DESC, trace.id DESC
+        rates = [
+            SQL(
+                "%s AS %s",
+                self._rate_sql(SQL.identifier(numerator), SQL.identifier(denominator)),
+                SQL.identifier(rate),
             )
-            SELECT MIN(trace.id) AS id,
-                   trace.campaign_id,
-                   trace.step_id,
-                   trace.kind,
-                   partner.value_tier,
-                   COALESCE(trace.executed_at, trace.scheduled_at)::date AS date,
-                   trace.company_id,
-                   company.currency_id,
-                   COUNT(*) FILTER (WHERE trace.state = 'done')::integer AS sent,
-                   COUNT(*) FILTER (
-                       WHERE trace.state = 'done'
-                         AND (mailing.trace_status IN ('sent', 'open', 'reply')
-                              OR trace.kind IN ('call', 'postal'))
-                   )::integer AS delivered,
-                   COUNT(*) FILTER (
-                       WHERE mailing.open_datetime IS NOT NULL
-                          OR mailing.trace_status IN ('open', 'reply')
-                   )::integer AS opened,
-                   COUNT(*) FILTER (
-                       WHERE mailing.links_click_datetime IS NOT NULL
-                   )::integer AS clicked,
-                   COUNT(*) FILTER (
-                       WHERE mailing.reply_datetime IS NOT NULL
-                          OR mailing.trace_status = 'reply'
-                   )::integer AS replied,
-                   COUNT(*) FILTER (WHERE mailing.trace_status = 'bounce')::integer AS bounced,
-                   COUNT(unsubscribe.trace_id)::integer AS unsubscribed,
-                   COUNT(*) FILTER (WHERE trace.state = 'skipped')::integer AS skipped,
-                   COUNT(*) FILTER (WHERE trace.state = 'error')::integer AS failed,
-                   COUNT(conversion.trace_id)::integer AS converted,
-                   COALESCE(SUM(revenue.amount), 0) AS revenue,
-                   %(open_rate)s AS open_rate,
-                   %(click_rate)s AS click_rate,
-                   %(conversion_rate)s AS conversion_rate
-              FROM crm_campaign_trace trace
-              JOIN res_partner partner ON partner.id = trace.partner_id
-              JOIN res_company company ON company.id = trace.company_id
-         LEFT JOIN mailing_trace mailing ON mailing.id = trace.mailing_trace_id
-         LEFT JOIN revenue ON revenue.trace_id = trace.id
-         LEFT JOIN unsubscribe ON unsubscribe.trace_id = trace.id
-         LEFT JOIN conversion ON conversion.trace_id = trace.id
-             WHERE trace.state IN ('done', 'skipped', 'error')
-          GROUP BY trace.campaign_id,
-                   trace.step_id,
-                   trace.kind,
-                   partner.value_tier,
-                   COALESCE(trace.executed_at, trace.scheduled_at)::date,
-                   trace.company_id,
-                   company.currency_id
-            """,
-            touch_kinds=TOUCH_KINDS,
-            open_rate=self._rate_sql(
-                SQL(
-                    "COUNT(*) FILTER (WHERE mailing.open_datetime IS NOT NULL"
-                    " OR mailing.trace_status IN ('open', 'reply'))"
-                ),
-                SQL(
-                    "COUNT(*) FILTER (WHERE trace.state = 'done'"
-                    " AND (mailing.trace_status IN ('sent', 'open', 'reply')"
-                    " OR trace.kind IN ('call', 'postal')))"
-                ),
-            ),
-            click_rate=self._rate_sql(
-                SQL("COUNT(*) FILTER (WHERE mailing.links_click_datetime IS NOT NULL)"),
-                SQL(
-                    "COUNT(*) FILTER (WHERE trace.state = 'done'"
-                    " AND (mailing.trace_status IN ('sent', 'open', 'reply')"
-                    " OR trace.kind IN ('call', 'postal')))"
-                ),
-            ),
-            conversion_rate=self._rate_sql(
-                SQL("COUNT(conversion.trace_id)"),
-                SQL("COUNT(*) FILTER (WHERE trace.state = 'done')"),
-            ),
+            for rate, (numerator, denominator) in RATES.items()
+        ]
+        return SQL(
+            "SELECT facts.*, %s FROM (%s) facts",
+            SQL(", ").join(rates),
+            self._facts_sql(),
         )
+
+    def _report_columns(self):
+        """Return the column names of the view other than ``id``."""
+        return [
+            name
+            for name, field in self.env["crm.campaign.report"]._fields.items()
+            if field.store and name != "id"
+        ]
 
     def _rate_sql(self, numerator, denominator):
         return SQL(

@@ -1,0 +1,1 @@
+from . import crm_rfm_migration
