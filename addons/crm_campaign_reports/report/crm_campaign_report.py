@@ -68,7 +68,9 @@ class CrmCampaignReport(models.Model):
     - purchases and revenue (last touch): each purchase of the customer
       ledger (confirmed sales, in company currency) counts once, for the last
       step of any campaign of the same company that reached the buyer on or
-      before the purchase day and at most ``attribution_days`` days before;
+      before the purchase day and at most ``attribution_days`` days before.
+      A bounced, failed or canceled e-mail or SMS reached nobody and is no
+      touch, for unsubscribes either;
     - purchases_all_touch and revenue_all_touch: the same purchase counts
       once for every campaign whose window contains it, on that campaign's
       last step before the purchase. Summed over several campaigns, all-touch
@@ -268,80 +270,99 @@ class CrmCampaignReport(models.Model):
     # SQL of the view
     # ------------------------------------------------------------------
 
-    def _touch_sql(self):
-        """Return the SQL FROM clause of the traces that reached a partner,
-        with ``trace``, ``partner`` and ``campaign`` as aliases."""
+    # Each credit below is a subquery grouped by trace id, so that PostgreSQL
+    # drops its LEFT JOIN when a read uses none of its columns.
+
+    def _reached_sql(self):
+        """Return the query of the traces that reached a partner: done, of a
+        kind that touches the partner, and not a bounced, failed or canceled
+        e-mail or SMS."""
         return SQL(
             """
-                 crm_campaign_trace trace
-            JOIN crm_campaign campaign ON campaign.id = trace.campaign_id
-            JOIN res_partner partner ON partner.id = trace.partner_id
-            """
+            SELECT trace.id,
+                   trace.partner_id,
+                   trace.campaign_id,
+                   trace.company_id,
+                   trace.executed_at,
+                   step.channel_id,
+                   COALESCE(campaign.attribution_days, 0) AS attribution_days
+              FROM crm_campaign_trace trace
+              JOIN crm_campaign_step step ON step.id = trace.step_id
+              JOIN crm_campaign campaign ON campaign.id = trace.campaign_id
+         LEFT JOIN mailing_trace mailing ON mailing.id = trace.mailing_trace_id
+             WHERE trace.state = 'done'
+               AND trace.kind IN %(touch_kinds)s
+               AND trace.executed_at IS NOT NULL
+               AND COALESCE(mailing.trace_status, 'sent')
+                   NOT IN ('bounce', 'error', 'cancel')
+            """,
+            touch_kinds=TOUCH_KINDS,
         )
 
-    def _purchase_credit_sql(self, all_touch):
-        """Return a query of (trace_id, purchases, amount) crediting each
-        ledger purchase to its last touching trace, or with ``all_touch`` to
-        the last touching trace of every campaign."""
-        distinct = (
-            SQL("ledger.id, trace.campaign_id") if all_touch else SQL("ledger.id")
-        )
+    def _purchase_credit_sql(self):
+        """Return a query of (trace_id, purchases, revenue, purchases_all_touch,
+        revenue_all_touch), ranking the touches of each purchase once for
+        both attributions."""
         return SQL(
             """
-            SELECT credited.trace_id,
-                   COUNT(*) AS purchases,
-                   SUM(credited.amount) AS amount
+            SELECT ranked.trace_id,
+                   COUNT(*) FILTER (WHERE ranked.last_rank = 1) AS purchases,
+                   SUM(ranked.amount) FILTER (WHERE ranked.last_rank = 1) AS revenue,
+                   COUNT(*) FILTER (WHERE ranked.campaign_rank = 1)
+                       AS purchases_all_touch,
+                   SUM(ranked.amount) FILTER (WHERE ranked.campaign_rank = 1)
+                       AS revenue_all_touch
               FROM (
-                  SELECT DISTINCT ON (%(distinct)s)
-                         trace.id AS trace_id,
-                         ledger.amount
+                  SELECT reached.id AS trace_id,
+                         ledger.amount,
+                         ROW_NUMBER() OVER (
+                             PARTITION BY ledger.id
+                             ORDER BY reached.executed_at DESC, reached.id DESC
+                         ) AS last_rank,
+                         ROW_NUMBER() OVER (
+                             PARTITION BY ledger.id, reached.campaign_id
+                             ORDER BY reached.executed_at DESC, reached.id DESC
+                         ) AS campaign_rank
                     FROM crm_customer_transaction ledger
-                    JOIN res_partner partner
-                      ON partner.commercial_partner_id = ledger.partner_id
-                    JOIN crm_campaign_trace trace
-                      ON trace.partner_id = partner.id
-                     AND trace.company_id = ledger.company_id
-                     AND trace.state = 'done'
-                     AND trace.kind IN %(touch_kinds)s
-                     AND trace.executed_at < ledger.date + 1
-                    JOIN crm_campaign campaign ON campaign.id = trace.campaign_id
+                    JOIN res_partner buyer
+                      ON buyer.commercial_partner_id = ledger.partner_id
+                    JOIN reached
+                      ON reached.partner_id = buyer.id
+                     AND reached.company_id = ledger.company_id
+                     AND reached.executed_at < ledger.date + 1
+                     AND ledger.date
+                         <= reached.executed_at::date + reached.attribution_days
                    WHERE ledger.kind = 'purchase'
-                     AND ledger.date <= trace.executed_at::date
-                         + COALESCE(campaign.attribution_days, 0)
-                ORDER BY %(distinct)s, trace.executed_at DESC, trace.id DESC
-              ) credited
-          GROUP BY credited.trace_id
-            """,
-            distinct=distinct,
-            touch_kinds=TOUCH_KINDS,
+              ) ranked
+             WHERE ranked.last_rank = 1 OR ranked.campaign_rank = 1
+          GROUP BY ranked.trace_id
+            """
         )
 
     def _unsubscribe_credit_sql(self):
         """Return a query of the trace ids credited with an unsubscribe."""
         return SQL(
             """
-            SELECT credited.trace_id
+            SELECT ranked.trace_id
               FROM (
-                  SELECT DISTINCT ON (event.id) trace.id AS trace_id
+                  SELECT reached.id AS trace_id,
+                         ROW_NUMBER() OVER (
+                             PARTITION BY event.id
+                             ORDER BY reached.executed_at DESC, reached.id DESC
+                         ) AS rank
                     FROM crm_consent_event event
-                    JOIN crm_campaign_trace trace
-                      ON trace.partner_id = event.partner_id
-                     AND trace.state = 'done'
-                     AND trace.kind IN %(touch_kinds)s
-                     AND trace.executed_at <= event.date
-                    JOIN crm_campaign_step step
-                      ON step.id = trace.step_id
-                     AND step.channel_id = event.channel_id
-                    JOIN crm_campaign campaign ON campaign.id = trace.campaign_id
+                    JOIN reached
+                      ON reached.partner_id = event.partner_id
+                     AND reached.channel_id = event.channel_id
+                     AND reached.executed_at <= event.date
+                     AND event.date <= reached.executed_at
+                         + make_interval(days => reached.attribution_days)
                    WHERE event.state = 'refused'
                      AND event.source IN %(sources)s
-                     AND event.date <= trace.executed_at
-                         + make_interval(days => COALESCE(campaign.attribution_days, 0))
-                ORDER BY event.id, trace.executed_at DESC, trace.id DESC
-              ) credited
-          GROUP BY credited.trace_id
+              ) ranked
+             WHERE ranked.rank = 1
+          GROUP BY ranked.trace_id
             """,
-            touch_kinds=TOUCH_KINDS,
             sources=UNSUBSCRIBE_SOURCES,
         )
 
@@ -350,14 +371,39 @@ class CrmCampaignReport(models.Model):
         conversion."""
         return SQL(
             """
-            SELECT DISTINCT ON (participant.id) trace.id AS trace_id
-              FROM crm_campaign_participant participant
-              JOIN crm_campaign_trace trace
-                ON trace.participant_id = participant.id
-               AND trace.state = 'done'
-               AND trace.executed_at <= participant.conversion_date
-             WHERE participant.state = 'converted'
-          ORDER BY participant.id, trace.executed_at DESC, trace.id DESC
+            SELECT ranked.trace_id
+              FROM (
+                  SELECT trace.id AS trace_id,
+                         ROW_NUMBER() OVER (
+                             PARTITION BY participant.id
+                             ORDER BY trace.executed_at DESC, trace.id DESC
+                         ) AS rank
+                    FROM crm_campaign_participant participant
+                    JOIN crm_campaign_trace trace
+                      ON trace.participant_id = participant.id
+                     AND trace.state = 'done'
+                     AND trace.executed_at <= participant.conversion_date
+                   WHERE participant.state = 'converted'
+              ) ranked
+             WHERE ranked.rank = 1
+          GROUP BY ranked.trace_id
+            """
+        )
+
+    def _tier_at_send_sql(self):
+        """Return a query of (trace_id, previous_tier) of the first tier
+        change of the partner after the trace ran, for traces followed by
+        one."""
+        return SQL(
+            """
+            SELECT DISTINCT ON (trace.id)
+                   trace.id AS trace_id,
+                   tier_log.previous_tier
+              FROM crm_campaign_trace trace
+              JOIN crm_value_tier_log tier_log
+                ON tier_log.partner_id = trace.partner_id
+               AND tier_log.date > COALESCE(trace.executed_at, trace.scheduled_at)
+          ORDER BY trace.id, tier_log.date, tier_log.id
             """
         )
 
@@ -366,12 +412,13 @@ class CrmCampaignReport(models.Model):
         response flags and credited purchases, without the rates."""
         return SQL(
             """
+            WITH reached AS (%(reached)s)
             SELECT trace.id,
                    trace.campaign_id,
                    trace.step_id,
                    trace.partner_id,
                    trace.kind,
-                   CASE WHEN next_tier_change.partner_id IS NOT NULL
+                   CASE WHEN next_tier_change.trace_id IS NOT NULL
                         THEN next_tier_change.previous_tier
                         ELSE partner.value_tier
                    END AS value_tier,
@@ -394,32 +441,26 @@ class CrmCampaignReport(models.Model):
                    (trace.state = 'skipped')::integer AS skipped,
                    (trace.state = 'error')::integer AS failed,
                    (conversion.trace_id IS NOT NULL)::integer AS converted,
-                   COALESCE(last_touch.purchases, 0)::integer AS purchases,
-                   COALESCE(last_touch.amount, 0) AS revenue,
-                   COALESCE(all_touch.purchases, 0)::integer AS purchases_all_touch,
-                   COALESCE(all_touch.amount, 0) AS revenue_all_touch
+                   COALESCE(purchase.purchases, 0)::integer AS purchases,
+                   COALESCE(purchase.revenue, 0) AS revenue,
+                   COALESCE(purchase.purchases_all_touch, 0)::integer
+                       AS purchases_all_touch,
+                   COALESCE(purchase.revenue_all_touch, 0) AS revenue_all_touch
               FROM crm_campaign_trace trace
               JOIN crm_campaign_participant participant
                 ON participant.id = trace.participant_id
               JOIN res_partner partner ON partner.id = trace.partner_id
               JOIN res_company company ON company.id = trace.company_id
          LEFT JOIN mailing_trace mailing ON mailing.id = trace.mailing_trace_id
-         LEFT JOIN LATERAL (
-                   SELECT tier_log.partner_id, tier_log.previous_tier
-                     FROM crm_value_tier_log tier_log
-                    WHERE tier_log.partner_id = trace.partner_id
-                      AND tier_log.date > COALESCE(trace.executed_at, trace.scheduled_at)
-                 ORDER BY tier_log.date, tier_log.id
-                    LIMIT 1
-                   ) next_tier_change ON TRUE
-         LEFT JOIN (%(last_touch)s) last_touch ON last_touch.trace_id = trace.id
-         LEFT JOIN (%(all_touch)s) all_touch ON all_touch.trace_id = trace.id
+         LEFT JOIN (%(tier)s) next_tier_change ON next_tier_change.trace_id = trace.id
+         LEFT JOIN (%(purchase)s) purchase ON purchase.trace_id = trace.id
          LEFT JOIN (%(unsubscribe)s) unsubscribe ON unsubscribe.trace_id = trace.id
          LEFT JOIN (%(conversion)s) conversion ON conversion.trace_id = trace.id
              WHERE trace.state IN ('done', 'skipped', 'error')
             """,
-            last_touch=self._purchase_credit_sql(all_touch=False),
-            all_touch=self._purchase_credit_sql(all_touch=True),
+            reached=self._reached_sql(),
+            tier=self._tier_at_send_sql(),
+            purchase=self._purchase_credit_sql(),
             unsubscribe=self._unsubscribe_credit_sql(),
             conversion=self._conversion_credit_sql(),
         )

@@ -1,13 +1,13 @@
 from datetime import date, datetime
 
-from odoo.tests import TransactionCase, new_test_user
+from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 # Moment the e-mail step of the test campaign is recorded as sent, in UTC.
 SENT_AT = datetime(2026, 3, 2, 10, 0)
 SENT_DAY = date(2026, 3, 2)
 
 
-class CampaignReportCase(TransactionCase):
+class CampaignReportFixture:
     """A campaign with one e-mail step sent to four customers, whose report
     figures are known:
 
@@ -165,11 +165,11 @@ class CampaignReportCase(TransactionCase):
         campaign.trace_ids.write({"executed_at": sent_at})
         return campaign, step
 
-    def read_report(self, groupby, domain=None, campaign=None):
+    def read_report(self, groupby, domain=None, campaign=None, model=None):
         """Return the report measures of ``campaign`` grouped by ``groupby`` as
         ``{group key: {measure: value}}``, read with the web client's
-        aggregates."""
-        report = self.env["crm.campaign.report"]
+        aggregates from ``model`` (the campaign analysis by default)."""
+        report = self.env[model or "crm.campaign.report"]
         measures = [
             name
             for name, field in report._fields.items()
@@ -187,3 +187,117 @@ class CampaignReportCase(TransactionCase):
             )
             for row in rows
         }
+
+
+class CampaignReportCase(CampaignReportFixture, TransactionCase):
+    """CampaignReportFixture in a transaction rolled back after the class."""
+
+
+class CampaignReportHttpCase(CampaignReportFixture, HttpCase):
+    """CampaignReportFixture with the test HTTP server, which wkhtmltopdf
+    calls for the report's assets while printing a PDF."""
+
+
+class CampaignAttributionCase(CampaignReportCase):
+    """The campaign of CampaignReportCase plus an overlapping one, with
+    purchases and refusals placed so that last touch and all touch differ:
+
+    - "Primavera" sends one e-mail on 4 March 10:00 to Ana and Carla, with a
+      30-day window (4 March to 3 April); both are delivered.
+    - Ana buys 40 on 3 March: only "Reactivación" (2 March) reached her, so
+      both attributions credit it. Her purchase of 120 on 5 March falls in
+      both windows: last touch credits "Primavera", all touch both. Her
+      purchase of 75 on 2 April is after the window of "Reactivación"
+      (2 March to 1 April) and within that of "Primavera".
+    - Carla buys 300 on 10 March. Her "Reactivación" e-mail bounced, so it
+      reached nobody and only "Primavera" is credited.
+    - Ana refuses e-mail from the preference centre on 6 March: an
+      unsubscribe credited to "Primavera", her last e-mail. Her SMS refusal
+      the same day and Carla's e-mail refusal by import on 7 March are not
+      unsubscribes (no SMS reached Ana; imports are not responses).
+    - Ana's tier changed from database to one-to-one on 3 March, so she was
+      in the database tier for "Reactivación" and one-to-one for "Primavera".
+    - Segment "Clientes VIP" has Ana and Carla as members.
+
+    Expected, by hand:
+
+    ============  =========  =======  =========  =========  ============
+    Campaign      Purchases  Revenue  Purchases  Revenue    Unsubscribed
+                  (last)     (last)   (all)      (all)
+    ============  =========  =======  =========  =========  ============
+    Reactivación  1          40       2          160        1 (Bruno)
+    Primavera     3          495      3          495        1 (Ana)
+    ============  =========  =======  =========  =========  ============
+
+    Last touch adds up to the 535 bought within a window; all touch to 655.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.spring, cls.spring_step = cls.run_email_campaign(
+            "Primavera", cls.ana | cls.carla, datetime(2026, 3, 4, 10, 0)
+        )
+        for trace in cls.spring.trace_ids:
+            trace.mailing_trace_id.trace_status = "sent"
+        cls.env["crm.customer.transaction"].sudo().record_transactions(
+            [
+                {
+                    "partner_id": cls.ana.id,
+                    "date": "2026-03-03",
+                    "amount": 40.0,
+                    "kind": "purchase",
+                    "source_ref": "report-test/ana-3",
+                },
+                {
+                    "partner_id": cls.ana.id,
+                    "date": "2026-04-02",
+                    "amount": 75.0,
+                    "kind": "purchase",
+                    "source_ref": "report-test/ana-4",
+                },
+                {
+                    "partner_id": cls.carla.id,
+                    "date": "2026-03-10",
+                    "amount": 300.0,
+                    "kind": "purchase",
+                    "source_ref": "report-test/carla-2",
+                },
+            ]
+        )
+        cls.ana.consent_record(
+            "email",
+            "refused",
+            source="preference_centre",
+            date=datetime(2026, 3, 6, 9, 0),
+        )
+        cls.ana.consent_record(
+            "sms",
+            "refused",
+            source="preference_centre",
+            date=datetime(2026, 3, 6, 9, 5),
+        )
+        cls.carla.consent_record(
+            "email", "refused", source="import", date=datetime(2026, 3, 7, 9, 0)
+        )
+        cls.env["crm.value.tier.log"].sudo().create(
+            {
+                "partner_id": cls.ana.id,
+                "company_id": cls.company.id,
+                "previous_tier": "database",
+                "tier": "one_to_one",
+                "date": datetime(2026, 3, 3, 8, 0),
+            }
+        )
+        cls.segment = (
+            cls.env["crm.segment"]
+            .sudo()
+            .create(
+                {
+                    "name": "Clientes VIP",
+                    "domain": repr([("id", "in", (cls.ana | cls.carla).ids)]),
+                    "auto_refresh": False,
+                }
+            )
+        )
+        cls.segment.write({"partner_ids": [(6, 0, (cls.ana | cls.carla).ids)]})

@@ -6,8 +6,9 @@ import openpyxl
 from lxml import html
 
 from odoo.tests import tagged
+from odoo.tools.pdf import PdfFileReader
 
-from .common import CampaignReportCase
+from .common import CampaignReportCase, CampaignReportHttpCase
 
 
 @tagged("post_install", "-at_install")
@@ -50,10 +51,14 @@ class TestCampaignReportExport(CampaignReportCase):
             "Replied": 1,
             "Bounced": 1,
             "Unsubscribed": 1,
+            "Offers Accepted": 0,
             "Skipped": 1,
             "Failed": 0,
             "Converted": 1,
-            "Revenue": 120.0,
+            "Purchases (Last Touch)": 1,
+            "Revenue (Last Touch)": 120.0,
+            "Purchases (All Touch)": 1,
+            "Revenue (All Touch)": 120.0,
             "Open Rate (%)": 100.0,
             "Click Rate (%)": 50.0,
             "Conversion Rate (%)": 33.33,
@@ -63,13 +68,17 @@ class TestCampaignReportExport(CampaignReportCase):
                 self.assertAlmostEqual(step_row[header], value, places=2)
         self.assertEqual(summary["A6"].value, "Total")
         self.assertEqual(summary["C6"].value, 3)
+        self.assertEqual(summary["A3"].value, "Steps run from 03/02/2026 to 03/02/2026")
         self.assertEqual(len(summary._charts), 1)
 
         step_sheet = workbook["Primer correo"]
         self.assertEqual(step_sheet["A4"].value, "Day")
         self.assertEqual(step_sheet["A5"].value, datetime(2026, 3, 2))
+        # English (US) writes dates as %m/%d/%Y.
+        self.assertEqual(step_sheet["A5"].number_format, "mm/dd/yyyy")
         self.assertEqual(step_sheet["B5"].value, 3)
         self.assertEqual(step_sheet["A6"].value, "Total")
+        self.assertEqual(len(step_sheet._charts), 1)
 
     def test_xlsx_sheet_names_unique_and_valid(self):
         self.env["crm.campaign.step"].create(
@@ -113,6 +122,13 @@ class TestCampaignReportExport(CampaignReportCase):
         self.assertEqual(summary["C4"].value, "Enviados")
         self.assertEqual(summary["B5"].value, "Correo electrónico")
         self.assertEqual(summary["A6"].value, "Total")
+        self.assertEqual(
+            summary["A3"].value, "Pasos ejecutados del 02/03/2026 al 02/03/2026"
+        )
+        step_sheet = workbook["Primer correo"]
+        self.assertEqual(step_sheet["A4"].value, "Día")
+        # Spanish (Spain) writes dates as %d/%m/%Y.
+        self.assertEqual(step_sheet["A5"].number_format, "dd/mm/yyyy")
 
     def test_pdf_in_user_language(self):
         self.env["res.lang"]._activate_lang("es_ES")
@@ -132,3 +148,52 @@ class TestCampaignReportExport(CampaignReportCase):
         self.assertEqual(
             row.xpath("./td")[1].text_content().strip(), "Correo electrónico"
         )
+
+
+@tagged("post_install", "-at_install")
+class TestCampaignReportPdf(CampaignReportHttpCase):
+    def render_pdf_text(self, report):
+        """Render the campaign's PDF with wkhtmltopdf and return its text."""
+        content, content_format = report.with_context(
+            force_report_rendering=True
+        )._render_qweb_pdf("crm_campaign_reports.report_campaign", self.campaign.ids)
+        self.assertEqual(content_format, "pdf")
+        self.assertTrue(content.startswith(b"%PDF-"), content[:20])
+        reader = PdfFileReader(io.BytesIO(content))
+        return " ".join(page.extract_text() for page in reader.pages)
+
+    def test_pdf_renders_figures(self):
+        text = " ".join(self.render_pdf_text(self.env["ir.actions.report"]).split())
+        self.assertIn("Reactivación", text)
+        self.assertIn("Primer correo", text)
+        # Sent, delivered, opened, clicked, replied, bounced, unsubscribed,
+        # skipped, converted, revenue, open and click rates of the step.
+        self.assertIn("3 2 2 1 1 1 1 1 1", text)
+        self.assertIn("120.00", text)
+        self.assertIn("100.00 50.00", text)
+        self.assertIn("Responses over Time", text)
+
+    def test_pdf_in_spanish_formats(self):
+        self.env["res.lang"]._activate_lang("es_ES")
+        self.env["ir.module.module"]._load_module_terms(
+            ["crm_campaign_automation", "crm_campaign_reports"], ["es_ES"]
+        )
+        self.env.user.lang = "es_ES"
+        self.ana.consent_record("email", "granted")
+        self.env["crm.customer.transaction"].sudo().record_transactions(
+            [
+                {
+                    "partner_id": self.ana.id,
+                    "date": "2026-03-06",
+                    "amount": 1234.5,
+                    "kind": "purchase",
+                    "source_ref": "report-test/ana-large",
+                }
+            ]
+        )
+        report = self.env["ir.actions.report"].with_context(lang="es_ES")
+        text = " ".join(self.render_pdf_text(report).split())
+        self.assertIn("Enviados", text)
+        # 120 + 1,234.50 with the Spanish separators.
+        self.assertIn("1.354,50", text)
+        self.assertIn("100,00 50,00", text)
