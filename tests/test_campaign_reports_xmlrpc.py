@@ -1,5 +1,6 @@
 """The crm_campaign_reports contract over XML-RPC: grouped reads of the
-campaign analysis and the XLSX export of a campaign."""
+campaign analysis and the standard reports, and the XLSX export of a
+campaign."""
 
 import base64
 import io
@@ -131,6 +132,73 @@ def test_xlsx_export(odoo, executed_campaign):
     assert len(summary._charts) == 1
 
 
+def test_attribution_side_by_side(odoo, executed_campaign):
+    campaign_id, _step_id = executed_campaign
+    [group] = odoo.execute(
+        "crm.campaign.report",
+        "read_group",
+        [("campaign_id", "=", campaign_id)],
+        [
+            "purchases:sum",
+            "revenue:sum",
+            "purchases_all_touch:sum",
+            "revenue_all_touch:sum",
+            "unsubscribed:sum",
+        ],
+        [],
+        lazy=False,
+    )
+    # No purchase and no refusal happened after the e-mail.
+    assert group["purchases"] == 0
+    assert group["revenue_all_touch"] == 0
+    assert group["unsubscribed"] == 0
+    figures = odoo.execute("crm.campaign", "get_report_figures", [campaign_id])
+    assert figures["total"]["purchases_all_touch"] == 0
+
+
+def test_funnel_per_stage(odoo, executed_campaign):
+    campaign_id, _step_id = executed_campaign
+    groups = odoo.execute(
+        "crm.campaign.funnel.report",
+        "read_group",
+        [("campaign_id", "=", campaign_id)],
+        ["partners:sum"],
+        ["stage"],
+        lazy=False,
+    )
+    partners = {group["stage"]: group["partners"] for group in groups}
+    # Gloria's e-mail is queued (not yet delivered); Hugo was skipped.
+    assert partners["1_sent"] == 1
+    assert partners["2_delivered"] == 0
+    assert partners["6_converted"] == 0
+
+
+def test_consent_coverage_ratio(odoo):
+    groups = odoo.execute(
+        "crm.consent.coverage.report",
+        "read_group",
+        [],
+        ["customers:sum", "contactable:sum", "coverage:avg"],
+        ["channel_id"],
+        lazy=False,
+    )
+    assert groups, "the demo data has customers in the ledger"
+    for group in groups:
+        assert 0 <= group["contactable"] <= group["customers"]
+        expected = 100.0 * group["contactable"] / group["customers"]
+        assert abs(group["coverage"] - expected) <= 0.005
+
+
+def test_rfm_migration_needs_snapshots(odoo):
+    wizard_id = odoo.execute(
+        "crm.rfm.migration",
+        "create",
+        {"date_from": "1990-01-01", "date_to": "1990-02-01"},
+    )
+    with pytest.raises(xmlrpc.client.Fault, match="No RFM snapshot was taken on"):
+        odoo.execute("crm.rfm.migration", "get_migration_counts", [wizard_id])
+
+
 def test_portal_user_cannot_read_report(odoo):
     suffix = uuid.uuid4().hex[:8]
     login = f"portal.informe.{suffix}@ejemplo.es"
@@ -146,5 +214,11 @@ def test_portal_user_cannot_read_report(odoo):
         },
     )
     portal = odoo.as_user(login, password)
-    with pytest.raises(xmlrpc.client.Fault, match="not allowed"):
-        portal.execute("crm.campaign.report", "search_read", [], fields=["sent"])
+    for model in (
+        "crm.campaign.report",
+        "crm.campaign.segment.report",
+        "crm.consent.coverage.report",
+        "crm.rfm.snapshot",
+    ):
+        with pytest.raises(xmlrpc.client.Fault, match="not allowed"):
+            portal.execute(model, "search_read", [], fields=["id"])
