@@ -197,6 +197,30 @@ class CrmCampaign(models.Model):
         "test sample and variants. Changing it reshuffles later assignments.",
     )
 
+    uplift_treated_rate = fields.Float(
+        string="Treated Conversion Rate", compute="_compute_uplift", digits=(16, 4)
+    )
+    uplift_holdout_rate = fields.Float(
+        string="Holdout Conversion Rate", compute="_compute_uplift", digits=(16, 4)
+    )
+    uplift_rate = fields.Float(
+        string="Conversion Uplift",
+        compute="_compute_uplift",
+        digits=(16, 4),
+        help="Conversion rate of the treated participants minus that of the "
+        "holdout, with its 95 % interval (Newcombe hybrid score interval).",
+    )
+    uplift_rate_low = fields.Float(compute="_compute_uplift", digits=(16, 4))
+    uplift_rate_high = fields.Float(compute="_compute_uplift", digits=(16, 4))
+    uplift_revenue = fields.Float(
+        string="Revenue Uplift per Participant",
+        compute="_compute_uplift",
+        help="Revenue per treated participant minus revenue per holdout "
+        "participant, in the company currency, with its 95 % normal interval.",
+    )
+    uplift_revenue_low = fields.Float(compute="_compute_uplift")
+    uplift_revenue_high = fields.Float(compute="_compute_uplift")
+
     step_ids = fields.One2many("crm.campaign.step", "campaign_id", string="Steps")
     participant_ids = fields.One2many(
         "crm.campaign.participant", "campaign_id", string="Participants"
@@ -341,6 +365,22 @@ class CrmCampaign(models.Model):
             campaign.trace_done_count = trace_data.get((key, "done"), 0)
             campaign.trace_skipped_count = trace_data.get((key, "skipped"), 0)
             campaign.trace_scheduled_count = trace_data.get((key, "scheduled"), 0)
+
+    def _compute_uplift(self):
+        for campaign in self:
+            uplift = (
+                campaign._origin.get_holdout_uplift()
+                if campaign._origin and campaign.holdout_percent
+                else {}
+            )
+            campaign.uplift_treated_rate = uplift.get("treated_rate", 0.0)
+            campaign.uplift_holdout_rate = uplift.get("holdout_rate", 0.0)
+            campaign.uplift_rate = uplift.get("uplift", 0.0)
+            campaign.uplift_rate_low = uplift.get("uplift_low", 0.0)
+            campaign.uplift_rate_high = uplift.get("uplift_high", 0.0)
+            campaign.uplift_revenue = uplift.get("revenue_uplift", 0.0)
+            campaign.uplift_revenue_low = uplift.get("revenue_uplift_low", 0.0)
+            campaign.uplift_revenue_high = uplift.get("revenue_uplift_high", 0.0)
 
     def _compute_preview(self):
         for campaign in self:

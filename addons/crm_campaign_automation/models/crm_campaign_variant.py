@@ -37,6 +37,7 @@ class CrmCampaignVariant(models.Model):
     )
     channel_id = fields.Many2one(
         "crm.consent.channel",
+        string="Consent Channel",
         compute="_compute_channel_id",
         store=True,
         help="Consent channel the gate checks for this variant's channel override.",
