@@ -436,9 +436,9 @@ class CrmCampaign(models.Model):
         """Compare the conversions and revenue of treated and holdout participants.
 
         A participant converts with a confirmed sale order of its commercial
-        partner in the campaign's company dated at or after its entry, whatever
-        the state of its journey; revenue is the ledger amount of those orders
-        (untaxed, company currency). Every journey counts once.
+        partner in the campaign's company dated at or after its entry,
+        whatever the state of its journey. Revenue is the ledger amount of
+        those orders (untaxed, company currency). Every journey counts once.
 
         :returns: dict with ``treated_count``, ``holdout_count``,
             ``treated_conversions``, ``holdout_conversions``, ``treated_rate``,

@@ -537,9 +537,9 @@ class CrmCampaignStep(models.Model):
         """Return the SQL condition of a success of the step's metric for a trace
         aliased ``trace`` joined to its mailing trace ``mailing_trace``.
 
-        With machine opens excluded, an open counts when it came from a client
-        that is not a known image proxy and more than the machine-open delay
-        after sending; a click or a reply always counts as an open.
+        With machine opens excluded, an open counts only from a client that is
+        not a known image proxy and more than the machine-open delay after
+        sending. A click or a reply always counts as an open.
         """
         self.ensure_one()
         metric = self.test_metric
@@ -684,9 +684,9 @@ class CrmCampaignStep(models.Model):
             'min_sample', 'threshold', 'variants': [{'variant_id', 'name',
             'weight', 'is_winner', 'recipients', 'successes', 'rate',
             'interval_low', 'interval_high', 'probability_best'}]}``.
-            ``successes`` is the revenue sum for the revenue metric and ``rate``
-            then the revenue per recipient; the interval is the 95 % Wilson
-            interval of a rate or the normal interval of the revenue mean.
+            For the revenue metric, ``successes`` is the revenue sum and
+            ``rate`` the revenue per recipient. The interval is the 95 % Wilson
+            interval of a rate, or the normal interval of the revenue mean.
             ``winner_variant_id`` is False while undecided.
         """
         self.ensure_one()

@@ -34,7 +34,7 @@ SKIP_REASONS = [
 ]
 
 # Hours a partner outside the test sample waits before the executor checks
-# again, when the test has no end date; deciding the test releases it at once.
+# again when the test has no end date. Deciding the test releases it at once.
 EXPERIMENT_WAIT_HOURS = 1
 
 # Response triggers read from the parent step's mailing.trace. Each test returns
