@@ -1,3 +1,6 @@
 from . import test_campaign_access
 from . import test_campaign_gate
 from . import test_campaign_execution
+from . import test_campaign_actions
+from . import test_campaign_offer
+from . import test_campaign_offer_http
