@@ -13,6 +13,7 @@
         "mass_mailing_sms",
         "utm",
         "link_tracker",
+        "crm",
     ],
     "data": [
         "security/ir.model.access.csv",
@@ -23,6 +24,8 @@
         "views/crm_campaign_participant_views.xml",
         "views/crm_campaign_trace_views.xml",
         "views/res_company_views.xml",
+        "views/crm_campaign_offer_views.xml",
+        "views/crm_campaign_offer_templates.xml",
         "views/crm_campaign_menus.xml",
         "report/crm_campaign_letter_report.xml",
     ],

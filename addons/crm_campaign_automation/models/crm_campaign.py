@@ -47,6 +47,20 @@ class CrmCampaign(models.Model):
         "mailing statistics; created with the campaign.",
     )
     active = fields.Boolean(default=True)
+    utm_source_id = fields.Many2one(
+        "utm.source",
+        string="UTM Source",
+        ondelete="set null",
+        help="Source set on the opportunities the campaign creates. Empty: a "
+        "source named after the campaign, created on first use.",
+    )
+    utm_medium_id = fields.Many2one(
+        "utm.medium",
+        string="UTM Medium",
+        ondelete="set null",
+        default=lambda self: self.env.ref("utm.utm_medium_email", False),
+        help="Medium set on the opportunities the campaign creates.",
+    )
     company_id = fields.Many2one(
         "res.company", required=True, index=True, default=lambda self: self.env.company
     )

@@ -59,6 +59,9 @@ ACTION_KINDS = [
     ("add_tag", "Add a tag"),
     ("remove_tag", "Remove a tag"),
     ("server_action", "Run a server action"),
+    ("add_segment", "Add to a segment"),
+    ("remove_segment", "Remove from a segment"),
+    ("create_opportunity", "Create an opportunity"),
 ]
 
 TEST_METRICS = [
@@ -186,6 +189,41 @@ class CrmCampaignStep(models.Model):
     server_action_id = fields.Many2one(
         "ir.actions.server",
         domain="[('model_id.model', '=', 'res.partner')]",
+    )
+    segment_id = fields.Many2one(
+        "crm.segment",
+        help="Segment the partner is added to or removed from. The partner stays "
+        "added or removed when the segment is refreshed.",
+    )
+    opportunity_name = fields.Char(
+        help="Title of the opportunity; empty: the step name and the partner name.",
+    )
+    opportunity_user_id = fields.Many2one(
+        "res.users",
+        string="Opportunity Salesperson",
+        help="Salesperson of the opportunity. Empty: the partner's salesperson, "
+        "else the campaign's responsible.",
+    )
+    opportunity_team_id = fields.Many2one(
+        "crm.team",
+        string="Opportunity Sales Team",
+        help="Sales team of the opportunity. Empty: the salesperson's team.",
+    )
+    # Offer and web page
+    offer_id = fields.Many2one(
+        "crm.campaign.offer",
+        index="btree_not_null",
+        help="Offer this step gives: each partner gets the offer's code and a "
+        "signed link to the web offer page. In e-mail templates, [[offer_code]] "
+        "and [[offer_url]] are replaced by them.",
+    )
+    web_body_html = fields.Html(
+        string="Web Page Content",
+        translate=True,
+        sanitize=False,
+        help="Content of the web offer page, rendered for the partner like an "
+        "e-mail template body (QWeb, 'object' is the partner), in the partner's "
+        "language. Empty: the offer's description.",
     )
 
     # Experiment
@@ -385,9 +423,14 @@ class CrmCampaignStep(models.Model):
                 "email": not step.mail_template_id,
                 "postal": not step.mail_template_id,
                 "sms": not step.sms_template_id,
+                "web": not step.web_body_html and not step.offer_id,
                 "action": not step.action_kind
                 or (step.action_kind in ("add_tag", "remove_tag") and not step.tag_id)
-                or (step.action_kind == "server_action" and not step.server_action_id),
+                or (step.action_kind == "server_action" and not step.server_action_id)
+                or (
+                    step.action_kind in ("add_segment", "remove_segment")
+                    and not step.segment_id
+                ),
             }.get(step.kind, False)
             if missing:
                 raise UserError(

@@ -502,6 +502,7 @@ class CrmCampaignTrace(models.Model):
 
     def _execute_step(self, step):
         """Run ``step`` on these traces, which share one variant or none."""
+        self._issue_offers(step)
         kind = self.variant_id[:1].kind or step.kind
         method = getattr(self, f"_execute_{kind}")
         method(step)
@@ -520,13 +521,17 @@ class CrmCampaignTrace(models.Model):
         self._apply_variant_overrides(variant, rendered)
         tracker_values = mailing._get_link_tracker_values()
         render_mixin = self.env["mail.render.mixin"].sudo()
+        placeholders = self._get_offer_placeholders()
         mail_vals_list = []
         for trace in self:
             partner = trace.partner_id
             values = rendered[partner.id]
             message_id = mail.generate_tracking_message_id(f"campaign-trace-{trace.id}")
+            body = self._replace_offer_placeholders(
+                values.get("body_html") or "", *placeholders[trace.id]
+            )
             body = render_mixin._shorten_links(
-                values.get("body_html") or "", tracker_values
+                body, tracker_values, blacklist=["/campaign/offer/"]
             )
             body = self._append_preference_link(body, partner)
             headers = {}
@@ -697,6 +702,49 @@ class CrmCampaignTrace(models.Model):
                 active_ids=partners.ids,
                 active_id=partners[:1].id,
             ).run()
+        elif step.action_kind in ("add_segment", "remove_segment"):
+            step.segment_id.sudo()._campaign_set_static_members(
+                partners, add=step.action_kind == "add_segment"
+            )
+        elif step.action_kind == "create_opportunity":
+            self._create_opportunities(step)
+
+    def _create_opportunities(self, step):
+        """Create one opportunity per trace, for its partner, with the
+        campaign's UTM campaign, source and medium."""
+        leads = self.env["crm.lead"].sudo()
+        lead_vals_list = []
+        for campaign, traces in self.grouped("campaign_id").items():
+            source = campaign.utm_source_id
+            if not source:
+                source = self.env["utm.mixin"]._find_or_create_record(
+                    "utm.source", campaign.name
+                )
+                campaign.sudo().utm_source_id = source
+            for trace in traces:
+                partner = trace.partner_id
+                user = (
+                    step.opportunity_user_id
+                    or partner.user_id
+                    or partner.commercial_partner_id.user_id
+                    or campaign.user_id
+                )
+                vals = {
+                    "name": step.opportunity_name
+                    or f"{step.name} - {partner.display_name}",
+                    "type": "opportunity",
+                    "partner_id": partner.id,
+                    "user_id": user.id,
+                    "company_id": campaign.company_id.id,
+                    "campaign_id": campaign.utm_campaign_id.id,
+                    "source_id": source.id,
+                    "medium_id": campaign.utm_medium_id.id,
+                }
+                # Without a team, crm.lead picks the salesperson's own team.
+                if step.opportunity_team_id:
+                    vals["team_id"] = step.opportunity_team_id.id
+                lead_vals_list.append(vals)
+        leads.create(lead_vals_list)
 
     def _execute_postal(self, step):
         """Render a letter per partner and attach the batch's address list (CSV)
@@ -745,11 +793,12 @@ class CrmCampaignTrace(models.Model):
         self.postal_attachment_id = attachment
 
     def _execute_web(self, step):
-        # TODO: publish a personalised offer page behind a signed link; web steps
-        # fail with this message until then.
-        raise NotImplementedError(
-            self.env._(
-                "Web offer steps are not available yet; step %(step)s did not run.",
-                step=step.name,
-            )
-        )
+        """Publish the partner's web offer page; send its link by e-mail when
+        the step has an e-mail template.
+
+        ``_issue_offers`` already gave each trace its code and signed link.
+        The e-mail, if any, is sent as by an e-mail step, with the
+        placeholders [[offer_code]] and [[offer_url]] replaced.
+        """
+        if step.mail_template_id:
+            self._execute_email(step)

@@ -3,3 +3,6 @@ from . import test_campaign_gate
 from . import test_campaign_execution
 from . import test_experiment_stats
 from . import test_campaign_experiment
+from . import test_campaign_actions
+from . import test_campaign_offer
+from . import test_campaign_offer_http
