@@ -19,6 +19,7 @@
         "data/ir_cron_data.xml",
         "report/crm_campaign_report_views.xml",
         "report/crm_campaign_report_pdf.xml",
+        "views/crm_campaign_experiment_templates.xml",
         "views/crm_campaign_views.xml",
         "views/crm_rfm_views.xml",
         "views/crm_campaign_report_menus.xml",

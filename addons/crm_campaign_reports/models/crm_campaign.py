@@ -69,6 +69,14 @@ class CrmCampaign(models.Model):
         sanitize=False,
         help="Line chart of the steps sent, opened, clicked and converted per day.",
     )
+    report_experiments = fields.Html(
+        string="A/B Results and Holdout Uplift",
+        compute="_compute_report_experiments",
+        sanitize=False,
+        help="Variants of each step's experiment with their rates and intervals, "
+        "and the conversion and revenue uplift of treated participants over the "
+        "holdout group.",
+    )
 
     def _compute_report_figures(self):
         measures = [
@@ -101,6 +109,50 @@ class CrmCampaign(models.Model):
             values = figures.get(campaign._origin.id, {})
             for measure in measures:
                 campaign[f"report_{measure}"] = values.get(measure) or 0
+
+    def _compute_report_experiments(self):
+        env = self.env
+        metrics = dict(
+            env["crm.campaign.step"]._fields["test_metric"]._description_selection(env)
+        )
+        states = dict(
+            env["crm.campaign.step"]._fields["test_state"]._description_selection(env)
+        )
+        for campaign in self:
+            if not campaign._origin.id:
+                campaign.report_experiments = False
+                continue
+            campaign.report_experiments = env["ir.qweb"]._render(
+                "crm_campaign_reports.campaign_experiment_results",
+                {
+                    "experiments": campaign._origin._get_experiment_results(),
+                    "uplift": campaign._origin._get_holdout_uplift(),
+                    "currency": campaign.currency_id,
+                    "metrics": metrics,
+                    "states": states,
+                },
+            )
+
+    def _get_experiment_results(self):
+        """Return ``[{'step_name', 'results'}]`` for the steps with variants,
+        ``results`` as returned by ``get_experiment_results``."""
+        self.ensure_one()
+        return [
+            {"step_name": step.name, "results": step.get_experiment_results()}
+            for step in self.step_ids.sorted(lambda step: (step.sequence, step.id))
+            if step.variant_ids
+        ]
+
+    def _get_holdout_uplift(self):
+        """Return ``get_holdout_uplift()``, or an empty dict when the campaign
+        has no holdout participant to compare with."""
+        self.ensure_one()
+        has_holdout = self.env["crm.campaign.participant"].search_count(
+            [("campaign_id", "=", self.id), ("is_holdout", "=", True)], limit=1
+        )
+        if not has_holdout:
+            return {}
+        return self.get_holdout_uplift()
 
     def _compute_report_chart(self):
         series = self._get_chart_series()
@@ -154,6 +206,7 @@ class CrmCampaign(models.Model):
             "unsubscribed": self.env._("Unsubscribed"),
             "accepted": self.env._("Offers Accepted"),
             "skipped": self.env._("Skipped"),
+            "held_out": self.env._("Held Out"),
             "failed": self.env._("Failed"),
             "converted": self.env._("Converted"),
             "purchases": self.env._("Purchases (Last Touch)"),

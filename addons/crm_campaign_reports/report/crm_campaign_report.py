@@ -27,6 +27,7 @@ REPORT_MEASURES = {
     "unsubscribed": "sum",
     "accepted": "sum",
     "skipped": "sum",
+    "held_out": "sum",
     "failed": "sum",
     "converted": "sum",
     "purchases": "sum",
@@ -87,7 +88,11 @@ class CrmCampaignReport(models.Model):
         "crm.campaign": ["attribution_days", "company_id"],
         "crm.campaign.participant": ["state", "conversion_date", "entry_date"],
         "crm.campaign.step": ["channel_id"],
+        "crm.campaign.variant": ["channel_id"],
         "crm.campaign.trace": [
+            "variant_id",
+            "offer_accepted_at",
+            "skip_reason",
             "campaign_id",
             "step_id",
             "partner_id",
@@ -120,6 +125,12 @@ class CrmCampaignReport(models.Model):
 
     campaign_id = fields.Many2one("crm.campaign", readonly=True)
     step_id = fields.Many2one("crm.campaign.step", readonly=True)
+    variant_id = fields.Many2one(
+        "crm.campaign.variant",
+        readonly=True,
+        help="Variant of the step's experiment the partner got; empty for steps "
+        "without experiment.",
+    )
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     kind = fields.Selection(STEP_KINDS, string="Channel", readonly=True)
     value_tier = fields.Selection(
@@ -164,16 +175,22 @@ class CrmCampaignReport(models.Model):
         "back-office form or API), credited to the last step that reached the "
         "partner on that channel.",
     )
-    # TODO: count accepted offers once campaign offers record their
-    # acceptance on the trace; until then every row has 0.
     accepted = fields.Integer(
         string="Offers Accepted",
         readonly=True,
-        help="Steps whose offer the partner accepted.",
+        help="Steps whose offer the partner accepted: code used on a sales "
+        "order, web offer page accepted or call outcome logged, at any time.",
     )
     skipped = fields.Integer(
         readonly=True,
-        help="Steps the contact gate rejected for consent or contact pressure.",
+        help="Steps the contact gate rejected for consent or contact pressure; "
+        "steps of holdout participants count as held out instead.",
+    )
+    held_out = fields.Integer(
+        string="Held Out",
+        readonly=True,
+        help="Steps not sent because the participant is in the campaign's "
+        "holdout group.",
     )
     failed = fields.Integer(readonly=True, help="Steps that ended in error.")
     converted = fields.Integer(
@@ -284,11 +301,12 @@ class CrmCampaignReport(models.Model):
                    trace.campaign_id,
                    trace.company_id,
                    trace.executed_at,
-                   step.channel_id,
+                   COALESCE(variant.channel_id, step.channel_id) AS channel_id,
                    COALESCE(campaign.attribution_days, 0) AS attribution_days
               FROM crm_campaign_trace trace
               JOIN crm_campaign_step step ON step.id = trace.step_id
               JOIN crm_campaign campaign ON campaign.id = trace.campaign_id
+         LEFT JOIN crm_campaign_variant variant ON variant.id = trace.variant_id
          LEFT JOIN mailing_trace mailing ON mailing.id = trace.mailing_trace_id
              WHERE trace.state = 'done'
                AND trace.kind IN %(touch_kinds)s
@@ -416,6 +434,7 @@ class CrmCampaignReport(models.Model):
             SELECT trace.id,
                    trace.campaign_id,
                    trace.step_id,
+                   trace.variant_id,
                    trace.partner_id,
                    trace.kind,
                    CASE WHEN next_tier_change.trace_id IS NOT NULL
@@ -437,8 +456,11 @@ class CrmCampaignReport(models.Model):
                     OR mailing.trace_status = 'reply')::integer AS replied,
                    (mailing.trace_status = 'bounce')::integer AS bounced,
                    (unsubscribe.trace_id IS NOT NULL)::integer AS unsubscribed,
-                   0 AS accepted,
-                   (trace.state = 'skipped')::integer AS skipped,
+                   (trace.offer_accepted_at IS NOT NULL)::integer AS accepted,
+                   (trace.state = 'skipped'
+                    AND trace.skip_reason IS DISTINCT FROM 'holdout')::integer AS skipped,
+                   (trace.state = 'skipped'
+                    AND trace.skip_reason = 'holdout')::integer AS held_out,
                    (trace.state = 'error')::integer AS failed,
                    (conversion.trace_id IS NOT NULL)::integer AS converted,
                    COALESCE(purchase.purchases, 0)::integer AS purchases,
