@@ -819,6 +819,7 @@ class CrmCampaignStep(models.Model):
         probability = (
             f"{row['probability_best'] * 100:.1f} %" if row else self.env._("unknown")
         )
+        threshold = f"{self.test_threshold * 100:.1f} %"
         if reason == "rule":
             return self.env._(
                 "Step %(step)s: variant %(variant)s won the experiment on %(metric)s "
@@ -828,7 +829,7 @@ class CrmCampaignStep(models.Model):
                 variant=variant.name,
                 metric=metric,
                 probability=probability,
-                threshold=f"{self.test_threshold * 100:.1f} %",
+                threshold=threshold,
             )
         if reason == "end":
             return self.env._(

@@ -6,3 +6,4 @@ from . import test_campaign_experiment
 from . import test_campaign_actions
 from . import test_campaign_offer
 from . import test_campaign_offer_http
+from . import test_campaign_open_tracking

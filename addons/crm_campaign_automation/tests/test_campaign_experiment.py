@@ -19,7 +19,8 @@ class TestCampaignExperiment(CampaignCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        # Twenty more consenting customers, so that splits have room to show.
+        # Sixty more consenting customers, so that every variant of a random
+        # split gets several of them whatever the record ids.
         cls.crowd = cls.env["res.partner"].create(
             [
                 {
@@ -29,7 +30,7 @@ class TestCampaignExperiment(CampaignCase):
                     "category_id": [(4, cls.tag_audience.id)],
                     "tz": "Europe/Madrid",
                 }
-                for index in range(20)
+                for index in range(60)
             ]
         )
         cls.crowd.consent_record("email", "granted")
