@@ -251,3 +251,71 @@ def test_holdout_uplift_over_xmlrpc(odoo, campaign):
     for partner_id in holdout_partners:
         assert traces[partner_id]["state"] == "skipped"
         assert traces[partner_id]["skip_reason"] == "holdout"
+
+
+def test_web_step_issues_offer_code(odoo, audience, open_company):
+    """An offer and a web step created over XML-RPC give Elena her own code
+    and signed page link; Félix, who refused e-mail, gets neither."""
+    tag_id, (elena_id, felix_id) = audience
+    offer_id = odoo.execute(
+        "crm.campaign.offer",
+        "create",
+        {
+            "name": f"Oferta RPC {tag_id}",
+            "code_kind": "unique",
+            "code_prefix": "RPC-",
+            "discount_percent": 10,
+            "company_id": open_company,
+        },
+    )
+    campaign_id = odoo.execute(
+        "crm.campaign",
+        "create",
+        {
+            "name": f"Campaña web RPC {tag_id}",
+            "domain": repr([("category_id", "in", [tag_id])]),
+            "company_id": open_company,
+        },
+    )
+    odoo.execute(
+        "crm.campaign.step",
+        "create",
+        {
+            "campaign_id": campaign_id,
+            "name": "Página de la oferta",
+            "kind": "web",
+            "trigger": "begin",
+            "offer_id": offer_id,
+            "web_body_html": "<p>Hola <t t-out='object.name'/></p>",
+        },
+    )
+
+    odoo.execute("crm.campaign", "action_launch", [campaign_id])
+    assert odoo.execute("crm.campaign", "action_execute", [campaign_id]) == 2
+
+    traces = {
+        trace["partner_id"][0]: trace
+        for trace in odoo.execute(
+            "crm.campaign.trace",
+            "search_read",
+            [("campaign_id", "=", campaign_id)],
+            fields=[
+                "partner_id",
+                "state",
+                "offer_id",
+                "offer_code",
+                "offer_url",
+                "offer_accepted_at",
+            ],
+        )
+    }
+    elena = traces[elena_id]
+    assert elena["state"] == "done"
+    assert elena["offer_id"][0] == offer_id
+    assert elena["offer_code"].startswith("RPC-")
+    assert len(elena["offer_code"]) == len("RPC-") + 12
+    assert "/campaign/offer/" in elena["offer_url"]
+    assert elena["offer_accepted_at"] is False
+    felix = traces[felix_id]
+    assert felix["state"] == "skipped"
+    assert felix["offer_code"] is False

@@ -5,7 +5,7 @@ from datetime import timedelta
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
@@ -349,6 +349,27 @@ class CrmCampaignStep(models.Model):
                         "Step %(step)s has no parent, so its trigger must be 'At "
                         "entry'.",
                         step=step.name,
+                    )
+                )
+
+    @api.constrains("web_body_html")
+    def _check_web_body_html(self):
+        """Apply the rule of e-mail templates to the web page content: only
+        template editors may write expressions beyond plain field reads,
+        because the public page renders the content as superuser."""
+        if self.env.su or self.env.user.has_group("mail.group_mail_template_editor"):
+            return
+        render_mixin = self.env["mail.render.mixin"]
+        for step in self:
+            if render_mixin._has_unsafe_expression_template_qweb(
+                step.web_body_html, "res.partner"
+            ):
+                raise AccessError(
+                    self.env._(
+                        "The web page content of step %(step)s contains "
+                        "expressions that only members of %(group)s may write.",
+                        step=step.name,
+                        group=self.env.ref("mail.group_mail_template_editor").name,
                     )
                 )
 

@@ -5,10 +5,14 @@ import time
 from collections import defaultdict
 from datetime import timedelta
 
+import lxml.html
 from markupsafe import Markup
 
 from odoo import api, fields, models, modules
-from odoo.tools import SQL, mail
+from odoo.tools import SQL, is_html_empty, mail
+from odoo.tools.mail import URL_SKIP_PROTOCOL_REGEX
+
+from odoo.addons.link_tracker.tools.html import find_links_with_urls_and_labels
 
 from .crm_campaign_step import STEP_KINDS
 
@@ -517,7 +521,12 @@ class CrmCampaignTrace(models.Model):
 
     def _execute_email(self, step):
         """Render the step's template for the whole batch (per language) and queue
-        one ``mail.mail`` with its ``mailing.trace`` per partner."""
+        one ``mail.mail`` with its ``mailing.trace`` per partner.
+
+        Link tracking looks up or creates the trackers of the whole batch in
+        one call, and the mails, their mailing traces and the trace updates
+        are each written in one batch.
+        """
         mailing = step._get_mailing()
         partners = self.partner_id
         variant = self.variant_id[:1]
@@ -527,33 +536,35 @@ class CrmCampaignTrace(models.Model):
             ["subject", "body_html", "email_from", "reply_to", "mail_server_id"],
         )
         self._apply_variant_overrides(variant, rendered)
-        tracker_values = mailing._get_link_tracker_values()
-        render_mixin = self.env["mail.render.mixin"].sudo()
         placeholders = self._get_offer_placeholders()
+        bodies = [
+            self._replace_offer_placeholders(
+                rendered[trace.partner_id.id].get("body_html") or "",
+                *placeholders[trace.id],
+            )
+            for trace in self
+        ]
+        bodies = self._shorten_links_in_bodies(
+            bodies, mailing._get_link_tracker_values(), skip_list=["/campaign/offer/"]
+        )
+        default_email_from = (
+            self.campaign_id[:1].user_id.email_formatted
+            or self.env.company.email_formatted
+        )
         mail_vals_list = []
-        for trace in self:
+        message_ids = []
+        for trace, body in zip(self, bodies, strict=True):
             partner = trace.partner_id
             values = rendered[partner.id]
             message_id = mail.generate_tracking_message_id(f"campaign-trace-{trace.id}")
-            body = self._replace_offer_placeholders(
-                values.get("body_html") or "", *placeholders[trace.id]
-            )
-            body = render_mixin._shorten_links(
-                body, tracker_values, blacklist=["/campaign/offer/"]
-            )
-            body = self._append_preference_link(body, partner)
-            headers = {}
-            if hasattr(partner, "_consent_list_unsubscribe_headers"):
-                headers = partner.sudo()._consent_list_unsubscribe_headers(
-                    purpose_code=trace.campaign_id.purpose_id.code or "marketing"
-                )
+            message_ids.append(message_id)
+            # The List-Unsubscribe headers are not stored: the mail.mail
+            # override of _prepare_outgoing_list adds them when it is sent.
             mail_vals_list.append(
                 {
                     "subject": values.get("subject") or step.name,
-                    "body_html": body,
-                    "email_from": values.get("email_from")
-                    or trace.campaign_id.user_id.email_formatted
-                    or self.env.company.email_formatted,
+                    "body_html": self._append_preference_link(body, partner),
+                    "email_from": values.get("email_from") or default_email_from,
                     "reply_to": values.get("reply_to"),
                     "mail_server_id": values.get("mail_server_id"),
                     "model": "res.partner",
@@ -561,31 +572,96 @@ class CrmCampaignTrace(models.Model):
                     "recipient_ids": [fields.Command.link(partner.id)],
                     "mailing_id": mailing.id,
                     "message_id": message_id,
-                    "headers": repr(headers) if headers else False,
                     "auto_delete": not mailing.keep_archives,
-                    "mailing_trace_ids": [
-                        fields.Command.create(
-                            {
-                                "trace_type": "mail",
-                                "model": "res.partner",
-                                "res_id": partner.id,
-                                "email": partner.email_normalized or partner.email,
-                                "mass_mailing_id": mailing.id,
-                                "campaign_id": mailing.campaign_id.id,
-                                "message_id": message_id,
-                            }
-                        )
-                    ],
                 }
             )
         mails = self.env["mail.mail"].sudo().create(mail_vals_list)
-        for trace, mail_record in zip(self, mails, strict=True):
-            trace.write(
-                {
-                    "mail_mail_id": mail_record.id,
-                    "mailing_trace_id": mail_record.mailing_trace_ids[:1].id,
-                }
+        mailing_traces = (
+            self.env["mailing.trace"]
+            .sudo()
+            .create(
+                [
+                    {
+                        "trace_type": "mail",
+                        "model": "res.partner",
+                        "res_id": trace.partner_id.id,
+                        "email": trace.partner_id.email_normalized
+                        or trace.partner_id.email,
+                        "mass_mailing_id": mailing.id,
+                        "campaign_id": mailing.campaign_id.id,
+                        "message_id": message_id,
+                        "mail_mail_id": mail_record.id,
+                    }
+                    for trace, mail_record, message_id in zip(
+                        self, mails, message_ids, strict=True
+                    )
+                ]
             )
+        )
+        self._set_message_records(mails, mailing_traces)
+
+    def _set_message_records(self, mails, mailing_traces):
+        """Link each trace to its mail and mailing trace with one UPDATE."""
+        self.flush_recordset(["mail_mail_id", "mailing_trace_id"])
+        rows = SQL(", ").join(
+            SQL("(%s, %s, %s)", trace.id, mail_record.id, mailing_trace.id)
+            for trace, mail_record, mailing_trace in zip(
+                self, mails, mailing_traces, strict=True
+            )
+        )
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE crm_campaign_trace trace
+                   SET mail_mail_id = message.mail_id,
+                       mailing_trace_id = message.mailing_trace_id
+                  FROM (VALUES %s) AS message (trace_id, mail_id, mailing_trace_id)
+                 WHERE trace.id = message.trace_id
+                """,
+                rows,
+            )
+        )
+        self.invalidate_recordset(["mail_mail_id", "mailing_trace_id"])
+
+    def _shorten_links_in_bodies(self, bodies, tracker_values, skip_list=None):
+        """Return ``bodies`` with their links replaced by tracked short links.
+
+        Does what ``mail.render.mixin._shorten_links`` does for one body, but
+        looks up or creates the link trackers of all bodies in one call.
+        """
+        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url")
+        short_prefix = base_url + "/r/"
+        parsed = []
+        url_values = []
+        for body in bodies:
+            if not body or is_html_empty(body):
+                parsed.append(None)
+                continue
+            root = lxml.html.fromstring(body)
+            nodes, urls_and_labels = find_links_with_urls_and_labels(
+                root,
+                base_url,
+                skip_regex=rf"^{URL_SKIP_PROTOCOL_REGEX}",
+                skip_prefix=short_prefix,
+                skip_list=skip_list,
+            )
+            parsed.append((root, nodes) if nodes else None)
+            url_values.extend(dict(tracker_values, **item) for item in urls_and_labels)
+        if not url_values:
+            return bodies
+        trackers = iter(self.env["link.tracker"].sudo().search_or_create(url_values))
+        result = []
+        for body, parsed_body in zip(bodies, parsed, strict=True):
+            if not parsed_body:
+                result.append(body)
+                continue
+            root, nodes = parsed_body
+            for node in nodes:
+                node.set("href", next(trackers).short_url)
+            result.append(
+                Markup(lxml.html.tostring(root, encoding="unicode", method="xml"))
+            )
+        return result
 
     def _apply_variant_overrides(self, variant, rendered):
         """Replace in ``rendered`` (values per partner id) the subject and body

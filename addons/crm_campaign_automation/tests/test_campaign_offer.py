@@ -1,7 +1,7 @@
 from datetime import date
 
-from odoo.exceptions import ValidationError
-from odoo.tests import freeze_time, tagged
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import freeze_time, new_test_user, tagged
 
 from ..models.crm_campaign_offer import CODE_ALPHABET, CODE_LENGTH
 from .common import CampaignCase
@@ -318,3 +318,49 @@ class TestCampaignOffer(CampaignCase):
         campaign = self.create_campaign([{"kind": "web"}])
         with self.assertRaisesRegex(Exception, "incomplete"):
             campaign.action_launch()
+
+    # ------------------------------------------------------------------
+    # Access
+    # ------------------------------------------------------------------
+
+    def test_marketing_user_manages_offers(self):
+        offer = (
+            self.env["crm.campaign.offer"]
+            .with_user(self.user_marketing)
+            .create({"name": "Oferta del usuario", "code_kind": "unique"})
+        )
+        offer.write({"discount_percent": 5})
+        self.assertEqual(offer.discount_percent, 5)
+        with self.assertRaises(AccessError):
+            offer.unlink()
+
+    def test_unsafe_page_content_needs_editor(self):
+        editor_group = self.env.ref("mail.group_mail_template_editor")
+        user = new_test_user(
+            self.env,
+            login="campaign_no_editor",
+            groups="base.group_user,crm_consent.group_marketing_user",
+        )
+        user.groups_id -= editor_group
+        self.assertFalse(user.has_group("mail.group_mail_template_editor"))
+        campaign = self.create_campaign([])
+        Step = self.env["crm.campaign.step"].with_user(user)
+
+        safe = Step.create(
+            {
+                "campaign_id": campaign.id,
+                "name": "Web segura",
+                "kind": "web",
+                "web_body_html": "<p>Hola <t t-out='object.name'/></p>",
+            }
+        )
+        self.assertTrue(safe)
+        with self.assertRaises(AccessError):
+            Step.create(
+                {
+                    "campaign_id": campaign.id,
+                    "name": "Web insegura",
+                    "kind": "web",
+                    "web_body_html": "<p t-out='object.env.cr.dbname'/>",
+                }
+            )
