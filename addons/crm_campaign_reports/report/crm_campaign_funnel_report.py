@@ -40,9 +40,7 @@ class CrmCampaignFunnelReport(models.Model):
     stage = fields.Selection(
         [(code, label) for code, label, _measure in FUNNEL_STAGES], readonly=True
     )
-    partners = fields.Integer(
-        string="Partners", readonly=True, help="Steps that reached this stage."
-    )
+    partners = fields.Integer(readonly=True, help="Steps that reached this stage.")
 
     @property
     def _table_query(self):

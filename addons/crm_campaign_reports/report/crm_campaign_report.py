@@ -144,7 +144,6 @@ class CrmCampaignReport(models.Model):
         help="Day the step ran, in UTC, or was scheduled if it never ran.",
     )
     entry_date = fields.Date(
-        string="Entry Date",
         readonly=True,
         help="Day the partner entered the campaign, in UTC.",
     )
@@ -187,7 +186,6 @@ class CrmCampaignReport(models.Model):
         "steps of holdout participants count as held out instead.",
     )
     held_out = fields.Integer(
-        string="Held Out",
         readonly=True,
         help="Steps not sent because the participant is in the campaign's "
         "holdout group.",

@@ -153,11 +153,7 @@ class CrmRfmMigrationLine(models.TransientModel):
         "crm.rfm.migration", required=True, index=True, ondelete="cascade"
     )
     partner_id = fields.Many2one("res.partner", readonly=True, ondelete="cascade")
-    from_segment = fields.Selection(
-        [*RFM_SEGMENTS, NO_SEGMENT], string="From Segment", readonly=True
-    )
-    to_segment = fields.Selection(
-        [*RFM_SEGMENTS, NO_SEGMENT], string="To Segment", readonly=True
-    )
-    from_tier = fields.Selection(VALUE_TIERS, string="From Tier", readonly=True)
-    to_tier = fields.Selection(VALUE_TIERS, string="To Tier", readonly=True)
+    from_segment = fields.Selection([*RFM_SEGMENTS, NO_SEGMENT], readonly=True)
+    to_segment = fields.Selection([*RFM_SEGMENTS, NO_SEGMENT], readonly=True)
+    from_tier = fields.Selection(VALUE_TIERS, readonly=True)
+    to_tier = fields.Selection(VALUE_TIERS, readonly=True)
