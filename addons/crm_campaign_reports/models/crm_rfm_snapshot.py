@@ -103,13 +103,17 @@ class CrmRfmSnapshot(models.Model):
             written += batch_count
             if not modules.module.current_test:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
-            remaining = self.env["res.partner"].search_count(
-                [
-                    ("id", ">", last_id),
-                    "|",
-                    ("rfm_segment", "!=", False),
-                    ("value_tier", "!=", False),
-                ]
+            remaining = (
+                self.env["res.partner"]
+                .with_context(active_test=False)
+                .search_count(
+                    [
+                        ("id", ">", last_id),
+                        "|",
+                        ("rfm_segment", "!=", False),
+                        ("value_tier", "!=", False),
+                    ]
+                )
             )
             _logger.info(
                 "RFM snapshot of %s: %s partners in %.2fs, %s remaining",
