@@ -246,9 +246,12 @@ class CrmCampaign(models.Model):
             'total': {...}}``. Each step is a dict with ``step_id``, ``name``,
             ``kind`` and the measures ``sent``, ``delivered``, ``opened``,
             ``clicked``, ``replied``, ``bounced``, ``unsubscribed``,
-            ``skipped``, ``failed``, ``converted``, ``revenue`` (company
-            currency) and the rates ``open_rate``, ``click_rate`` and
-            ``conversion_rate`` in percent. Steps that never ran have zeros.
+            ``accepted``, ``skipped``, ``held_out``, ``failed``,
+            ``converted``, ``purchases`` and ``revenue`` (last touch),
+            ``purchases_all_touch`` and ``revenue_all_touch`` (all touch),
+            amounts in company currency, and the rates ``open_rate``,
+            ``click_rate`` and ``conversion_rate`` in percent. Steps that
+            never ran have zeros.
         """
         self.ensure_one()
         empty = dict.fromkeys(REPORT_MEASURES, 0)
