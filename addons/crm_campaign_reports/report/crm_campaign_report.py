@@ -58,7 +58,7 @@ class CrmCampaignReport(models.Model):
     flags, so that any grouping (pivot, graph) sums them. Responses:
 
     - delivered, opened, clicked, replied and bounced come from the
-      ``mailing.trace`` of the e-mail or SMS; calls and letters done count as
+      ``mailing.trace`` of the e-mail or SMS, and calls and letters done count as
       delivered;
     - unsubscribed: a consent refusal of the partner on the step's consent
       channel, from one of ``UNSUBSCRIBE_SOURCES``, at or after the step and
@@ -128,7 +128,7 @@ class CrmCampaignReport(models.Model):
     variant_id = fields.Many2one(
         "crm.campaign.variant",
         readonly=True,
-        help="Variant of the step's experiment the partner got; empty for steps "
+        help="Variant of the step's experiment the partner got. Empty for steps "
         "without experiment.",
     )
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
@@ -137,7 +137,7 @@ class CrmCampaignReport(models.Model):
         VALUE_TIERS,
         readonly=True,
         help="Value tier of the partner when the step ran, read from the tier "
-        "history; the current tier when the history has no change since then.",
+        "history, or the current tier when the history has no change since then.",
     )
     date = fields.Date(
         readonly=True,
@@ -182,8 +182,8 @@ class CrmCampaignReport(models.Model):
     )
     skipped = fields.Integer(
         readonly=True,
-        help="Steps the contact gate rejected for consent or contact pressure; "
-        "steps of holdout participants count as held out instead.",
+        help="Steps the contact gate rejected for consent or contact pressure. "
+        "Steps of holdout participants count as held out instead.",
     )
     held_out = fields.Integer(
         readonly=True,
