@@ -4,9 +4,11 @@ import logging
 import time
 from datetime import timedelta
 
+import psycopg2
 from markupsafe import Markup
 
 from odoo import api, fields, models, modules
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL, mail
 
 _logger = logging.getLogger(__name__)
@@ -29,6 +31,15 @@ SKIP_REASONS = [
     ("stopped", "Campaign or journey stopped"),
 ]
 
+CONSENT_STATES = [
+    ("granted", "Granted"),
+    ("refused", "Refused"),
+    ("pending", "Pending confirmation"),
+    ("expired", "Grant expired"),
+    ("blacklisted", "Blacklisted address"),
+    ("none", "Never asked"),
+]
+
 # Response triggers read from the parent step's mailing.trace. Each test returns
 # True when the response happened; the not_* triggers use the negation.
 RESPONSE_TESTS = {
@@ -43,6 +54,11 @@ RESPONSE_TESTS = {
 }
 
 BATCH_SIZE = 200
+
+# Consecutive attempts at a batch that a concurrent transaction made fail
+# (serialization failure, deadlock, lock timeout, or a unique key both
+# inserted) before the executor gives up and lets the cron run fail.
+MAX_BATCH_ATTEMPTS = 5
 
 # Seconds a cron run keeps claiming batches before it re-triggers itself. Half
 # of the real-time limit of an Odoo 18 cron worker, --limit-time-real-cron,
@@ -101,6 +117,13 @@ class CrmCampaignTrace(models.Model):
         SKIP_REASONS,
         help="Why the step was skipped or canceled; 'Delayed by quiet hours' on a "
         "scheduled trace tells why it was moved to a later moment.",
+    )
+    consent_state = fields.Selection(
+        CONSENT_STATES,
+        readonly=True,
+        help="Consent of the partner for the step's channel and the campaign's "
+        "purpose, as the contact gate read it when it decided on this trace. "
+        "Empty for steps without a channel.",
     )
     scheduled_at = fields.Datetime(required=True, index=True)
     executed_at = fields.Datetime(readonly=True)
@@ -251,12 +274,31 @@ class CrmCampaignTrace(models.Model):
         """
         started = time.monotonic()
         done = 0
+        failed_attempts = 0
         while True:
-            traces = self._claim_due(campaign_ids=campaign_ids, limit=batch_size)
-            if not traces:
-                break
             batch_started = time.monotonic()
-            traces._execute_batch()
+            try:
+                traces = self._claim_due(campaign_ids=campaign_ids, limit=batch_size)
+                if not traces:
+                    break
+                traces._execute_batch()
+            except (psycopg2.IntegrityError, *PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
+                failed_attempts += 1
+                if modules.module.current_test or failed_attempts >= MAX_BATCH_ATTEMPTS:
+                    raise
+                # Another executor changed a row this batch uses; nothing of the
+                # batch is kept, and its traces are claimed again.
+                _logger.warning(
+                    "Campaign executor: batch rolled back after a concurrent "
+                    "update, attempt %s of %s",
+                    failed_attempts,
+                    MAX_BATCH_ATTEMPTS,
+                    exc_info=True,
+                )
+                self.env.cr.rollback()
+                self.env.reset()
+                continue
+            failed_attempts = 0
             done += len(traces)
             if not modules.module.current_test:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
@@ -288,7 +330,14 @@ class CrmCampaignTrace(models.Model):
         traces = traces._cancel_unmatched_filters()
         traces = traces._cancel_unmet_triggers()
 
-        refused, delayed = self.env["crm.campaign.gate"]._check(traces)
+        refused, delayed, consent_states = self.env["crm.campaign.gate"]._check_batch(
+            traces
+        )
+        by_consent_state = traces.filtered(
+            lambda trace: trace.id in consent_states
+        ).grouped(lambda trace: consent_states[trace.id])
+        for consent_state, checked in by_consent_state.items():
+            checked.consent_state = consent_state
         skipped_by_reason = traces.filtered(lambda trace: trace.id in refused).grouped(
             lambda trace: refused[trace.id]
         )
@@ -308,11 +357,18 @@ class CrmCampaignTrace(models.Model):
             lambda trace: trace.id not in refused and trace.id not in delayed
         )
 
+        # Outside the per-step savepoints: two executors creating the same
+        # step's mailing must fail the batch for a retry, not the traces.
+        for step in traces.step_id.filtered(lambda s: s.kind in ("email", "sms")):
+            step._get_mailing()
+
         for step, step_traces in traces.grouped("step_id").items():
             try:
                 with self.env.cr.savepoint():
                     step_traces._execute_step(step)
                     step_traces.write({"state": "done", "executed_at": now})
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                raise  # a concurrent executor's doing: the whole batch is retried
             except Exception as error:  # recorded on the traces, batch goes on
                 _logger.exception(
                     "Campaign step %s failed on traces %s", step.id, step_traces.ids
