@@ -5,10 +5,9 @@
 system processes on one database, the way several Odoo cron workers share a
 database, and kills some of them with SIGKILL. Commands:
 
-- ``prepare``: create (once per ``--label``) a company that allows contact at
-  any hour without a pressure budget, an audience of partners tagged with a
-  fresh tag, their e-mail consent, and an e-mail template with a tracked link;
-  prints the ids as JSON.
+- ``prepare``: create a company that allows contact at any hour without a
+  pressure budget, an audience of partners under a new tag with their e-mail
+  consent, and an e-mail template with a tracked link. Prints the ids as JSON.
 - ``launch``: create a campaign with one e-mail step over that audience and
   launch it; prints the campaign id as JSON.
 - ``execute``: run ``crm.campaign.trace._execute_due`` on one campaign until

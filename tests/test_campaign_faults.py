@@ -13,7 +13,7 @@ The default run does two kill runs, one with two processes and one with
 four. ``CRM_SOAK=1`` runs twenty, alternating two and four processes.
 
 The tests use the database of the test server started by tools/run_tests.py
-(ODOO_DB, ODOO_ADDONS_PATH); afterwards they stop their campaigns, cancel
+(ODOO_DB, ODOO_ADDONS_PATH). Afterwards they stop their campaigns, cancel
 their e-mails and archive their partners and company.
 """
 
@@ -75,7 +75,7 @@ def run_worker(fault_env, command, *args):
 @pytest.fixture(scope="module")
 def audience(fault_env):
     """The 5,000 partners, their consent, a company open at all hours and the
-    e-mail template; removed after the module with the campaigns run on them."""
+    e-mail template, archived after the module with the campaigns run on them."""
     label = uuid.uuid4().hex[:8]
     data = run_worker(
         fault_env, "prepare", f"--label={label}", f"--partners={AUDIENCE_SIZE}"

@@ -1,3 +1,4 @@
 from . import test_campaign_access
 from . import test_campaign_gate
 from . import test_campaign_execution
+from . import test_campaign_consent_properties
