@@ -146,49 +146,22 @@ def stop_all(processes):
         process.log.close()
 
 
-@pytest.mark.parametrize("run", range(KILL_RUNS))
-def test_executor_kill_exactly_once(fault_env, audience, database, run, tmp_path):
-    process_count = 2 if run % 2 == 0 else 4
-    rng = random.Random()
+def launch_campaign(fault_env, audience, label):
     campaign_id = run_worker(
         fault_env,
         "launch",
-        f"--label={audience['label']}-{run}",
+        f"--label={audience['label']}-{label}",
         f"--tag-id={audience['tag_id']}",
         f"--template-id={audience['template_id']}",
         f"--company-id={audience['company_id']}",
     )["campaign_id"]
     audience["campaign_ids"].append(campaign_id)
+    return campaign_id
 
-    processes = [
-        start_executor(fault_env, campaign_id, tmp_path, f"executor-{index}")
-        for index in range(process_count)
-    ]
-    try:
-        wait_for_done_traces(database, campaign_id, processes)
-        time.sleep(rng.uniform(0.0, 3.0))
-        victim = rng.randrange(process_count)
-        assert processes[victim].poll() is None, (
-            "the executor chosen for SIGKILL had already finished"
-        )
-        processes[victim].send_signal(signal.SIGKILL)
-        processes[victim].wait()
-        processes.append(
-            start_executor(fault_env, campaign_id, tmp_path, "executor-restarted")
-        )
-        deadline = time.monotonic() + RUN_TIMEOUT
-        for index, process in enumerate(processes):
-            if index == victim:
-                continue
-            process.wait(timeout=max(deadline - time.monotonic(), 1))
-            assert process.returncode == 0, (
-                (tmp_path / f"executor-{index}.log").read_text()[-3000:]
-                if index < process_count
-                else (tmp_path / "executor-restarted.log").read_text()[-3000:]
-            )
-    finally:
-        stop_all(processes)
 
+def assert_executed_exactly_once(database, campaign_id, audience):
+    """Check that every trace of the campaign ran once, e-mailing only the
+    partners who granted consent, with one mail.mail and mailing.trace each."""
     partner_ids = set(audience["partner_ids"])
     refused_ids = set(audience["refused_ids"])
     granted_ids = partner_ids - refused_ids
@@ -261,3 +234,103 @@ def test_executor_kill_exactly_once(fault_env, audience, database, run, tmp_path
     )
     assert mailing_traces == len(done)
     assert traced_partners == len(done)
+
+
+@pytest.mark.parametrize("run", range(KILL_RUNS))
+def test_executor_kill_exactly_once(fault_env, audience, database, run, tmp_path):
+    process_count = 2 if run % 2 == 0 else 4
+    rng = random.Random()
+    campaign_id = launch_campaign(fault_env, audience, run)
+
+    processes = [
+        start_executor(fault_env, campaign_id, tmp_path, f"executor-{index}")
+        for index in range(process_count)
+    ]
+    try:
+        wait_for_done_traces(database, campaign_id, processes)
+        time.sleep(rng.uniform(0.0, 3.0))
+        victim = rng.randrange(process_count)
+        assert processes[victim].poll() is None, (
+            "the executor chosen for SIGKILL had already finished"
+        )
+        processes[victim].send_signal(signal.SIGKILL)
+        processes[victim].wait()
+        processes.append(
+            start_executor(fault_env, campaign_id, tmp_path, "executor-restarted")
+        )
+        deadline = time.monotonic() + RUN_TIMEOUT
+        for index, process in enumerate(processes):
+            if index == victim:
+                continue
+            process.wait(timeout=max(deadline - time.monotonic(), 1))
+            assert process.returncode == 0, (
+                (tmp_path / f"executor-{index}.log").read_text()[-3000:]
+                if index < process_count
+                else (tmp_path / "executor-restarted.log").read_text()[-3000:]
+            )
+    finally:
+        stop_all(processes)
+
+    assert_executed_exactly_once(database, campaign_id, audience)
+
+
+def test_terminated_backend_fails_batch(fault_env, audience, database, tmp_path):
+    """Terminate the executor's PostgreSQL connections during a batch.
+
+    This stands for a PostgreSQL restart: restarting the shared server
+    would break every other client of it, so the test ends only this
+    process's backends, found by the ``odoo-<pid>`` application name that
+    Odoo 18 gives its connections. The executor must fail without keeping
+    any part of the batch, and the next run must finish the work.
+    """
+    rng = random.Random()
+    campaign_id = launch_campaign(fault_env, audience, "terminate")
+    executor = start_executor(fault_env, campaign_id, tmp_path, "executor")
+    try:
+        wait_for_done_traces(database, campaign_id, [executor])
+        time.sleep(rng.uniform(0.0, 2.0))
+        assert executor.poll() is None, "the executor finished before termination"
+        terminated = query(
+            database,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = %s",
+            [f"odoo-{executor.pid}"],
+        )
+        assert terminated, "no PostgreSQL backend of the executor was found"
+        executor.wait(timeout=120)
+    finally:
+        stop_all([executor])
+    assert executor.returncode != 0, "the executor did not notice its lost connection"
+
+    [(done, with_mail, scheduled)] = query(
+        database,
+        """
+        SELECT COUNT(*) FILTER (WHERE state = 'done'),
+               COUNT(*) FILTER (WHERE state = 'done' AND mail_mail_id IS NOT NULL),
+               COUNT(*) FILTER (WHERE state = 'scheduled')
+          FROM crm_campaign_trace
+         WHERE campaign_id = %s
+        """,
+        [campaign_id],
+    )
+    [(mails,)] = query(
+        database,
+        """
+        SELECT COUNT(*)
+          FROM mail_mail mail
+          JOIN crm_campaign_step step ON step.mailing_id = mail.mailing_id
+         WHERE step.campaign_id = %s
+        """,
+        [campaign_id],
+    )
+    assert scheduled > 0, "the termination came after the last batch"
+    assert with_mail == done
+    assert mails == done, "a batch was half kept after its connection was lost"
+
+    next_run = start_executor(fault_env, campaign_id, tmp_path, "next-run")
+    try:
+        next_run.wait(timeout=RUN_TIMEOUT)
+    finally:
+        stop_all([next_run])
+    assert next_run.returncode == 0, (tmp_path / "next-run.log").read_text()[-3000:]
+    assert_executed_exactly_once(database, campaign_id, audience)
