@@ -2,3 +2,4 @@ from . import test_campaign_access
 from . import test_campaign_gate
 from . import test_campaign_execution
 from . import test_campaign_consent_properties
+from . import test_campaign_injection
