@@ -19,7 +19,15 @@ class CrmCampaignGate(models.AbstractModel):
 
     @api.model
     def _check(self, traces):
-        """Return ``(refused, delayed)`` for the contact steps among ``traces``.
+        """Return ``(refused, delayed)`` for the contact steps among ``traces``;
+        see ``_check_batch``."""
+        refused, delayed, _consent_states = self._check_batch(traces)
+        return refused, delayed
+
+    @api.model
+    def _check_batch(self, traces):
+        """Return ``(refused, delayed, consent_states)`` for the contact steps
+        among ``traces``.
 
         ``refused`` maps a trace id to its reason, ``consent`` or ``pressure``;
         ``delayed`` maps a trace id to the naive UTC moment it may run. Traces
@@ -27,10 +35,16 @@ class CrmCampaignGate(models.AbstractModel):
         partner's marketing contacts done within the company's period plus the
         contacts of this batch with a higher campaign priority, so the
         campaign with the highest priority wins the remaining budget.
+
+        ``consent_states`` maps each contact trace id to the consent the gate
+        read for its partner, channel and purpose: ``blacklisted`` when the
+        address is on Odoo's blacklist for a marketing purpose, ``expired``
+        for a grant past its expiry date, ``none`` when never asked, else
+        the recorded state (``granted``, ``refused``, ``pending``).
         """
         contact_traces = traces.filtered(lambda trace: trace._get_channel())
         if not contact_traces:
-            return {}, {}
+            return {}, {}, {}
         now = fields.Datetime.now()
         self._flush_gate_inputs()
 
@@ -63,13 +77,40 @@ class CrmCampaignGate(models.AbstractModel):
                            campaign.priority,
                            NOT COALESCE(purpose.is_transactional, FALSE) AS is_marketing,
                            COALESCE(company.campaign_pressure_limit, 0) AS pressure_limit,
-                           COALESCE(company.campaign_pressure_days, 7) AS pressure_days
+                           COALESCE(company.campaign_pressure_days, 7) AS pressure_days,
+                           CASE
+                               WHEN NOT COALESCE(purpose.is_transactional, FALSE)
+                                    AND (
+                                        (channel.code = 'email' AND EXISTS (
+                                            SELECT 1 FROM mail_blacklist blacklist
+                                             WHERE blacklist.active
+                                               AND blacklist.email = partner.email_normalized
+                                        ))
+                                        OR (channel.code = 'sms' AND EXISTS (
+                                            SELECT 1 FROM phone_blacklist blacklist
+                                             WHERE blacklist.active
+                                               AND blacklist.number
+                                                   IN (partner.mobile_e164, partner.phone_e164)
+                                        ))
+                                    )
+                                   THEN 'blacklisted'
+                               WHEN consent.state = 'granted'
+                                    AND consent.expiry_date < %(today)s
+                                   THEN 'expired'
+                               ELSE COALESCE(consent.state, 'none')
+                           END AS consent_state
                       FROM crm_campaign_trace trace
                       JOIN crm_campaign_step step ON step.id = trace.step_id
                  LEFT JOIN crm_campaign_variant variant ON variant.id = trace.variant_id
                       JOIN crm_campaign campaign ON campaign.id = trace.campaign_id
                       JOIN crm_consent_purpose purpose ON purpose.id = campaign.purpose_id
                       JOIN res_company company ON company.id = campaign.company_id
+                      JOIN res_partner partner ON partner.id = trace.partner_id
+                 LEFT JOIN crm_consent_channel channel ON channel.id = step.channel_id
+                 LEFT JOIN crm_consent consent
+                        ON consent.partner_id = trace.partner_id
+                       AND consent.channel_id = step.channel_id
+                       AND consent.purpose_id = campaign.purpose_id
                      WHERE trace.id = ANY(%(trace_ids)s)
                 ), allowed AS (
                     %(allowed)s
@@ -118,20 +159,24 @@ class CrmCampaignGate(models.AbstractModel):
                                     > ranked.pressure_limit
                                THEN 'pressure'
                        END AS refusal,
-                       partner.tz
+                       partner.tz,
+                       ranked.consent_state
                   FROM ranked
                   JOIN res_partner partner ON partner.id = ranked.partner_id
                 """,
                 trace_ids=contact_traces.ids,
                 allowed=allowed,
                 now=now,
+                today=fields.Date.context_today(self),
             )
         )
 
         refused = {}
         delayed = {}
+        consent_states = {}
         traces_by_id = {trace.id: trace for trace in contact_traces}
-        for trace_id, refusal, partner_tz in rows:
+        for trace_id, refusal, partner_tz, consent_state in rows:
+            consent_states[trace_id] = consent_state
             if refusal:
                 refused[trace_id] = refusal
                 continue
@@ -147,7 +192,7 @@ class CrmCampaignGate(models.AbstractModel):
             )
             if allowed_at > now:
                 delayed[trace_id] = allowed_at
-        return refused, delayed
+        return refused, delayed, consent_states
 
     @api.model
     def _get_pressure_used(self, partner_ids, company):
@@ -191,6 +236,7 @@ class CrmCampaignGate(models.AbstractModel):
         )
         self.env["crm.campaign.variant"].flush_model(["channel_id"])
         self.env["crm.campaign.step"].flush_model(["channel_id"])
+        self.env["crm.consent.channel"].flush_model(["code"])
         self.env["crm.campaign"].flush_model(["purpose_id", "priority", "company_id"])
         self.env["res.company"].flush_model(
             ["campaign_pressure_limit", "campaign_pressure_days"]

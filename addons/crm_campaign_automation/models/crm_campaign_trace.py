@@ -6,9 +6,11 @@ from collections import defaultdict
 from datetime import timedelta
 
 import lxml.html
+import psycopg2
 from markupsafe import Markup
 
 from odoo import api, fields, models, modules
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL, is_html_empty, mail
 from odoo.tools.mail import URL_SKIP_PROTOCOL_REGEX
 
@@ -38,6 +40,15 @@ SKIP_REASONS = [
     ("experiment", "Waiting for the experiment's winner"),
 ]
 
+CONSENT_STATES = [
+    ("granted", "Granted"),
+    ("refused", "Refused"),
+    ("pending", "Pending confirmation"),
+    ("expired", "Grant expired"),
+    ("blacklisted", "Blacklisted address"),
+    ("none", "Never asked"),
+]
+
 # Hours a partner outside the test sample waits before the executor checks
 # again when the test has no end date. Deciding the test releases it at once.
 EXPERIMENT_WAIT_HOURS = 1
@@ -56,6 +67,11 @@ RESPONSE_TESTS = {
 }
 
 BATCH_SIZE = 200
+
+# Consecutive attempts at a batch that a concurrent transaction made fail
+# (serialization failure, deadlock, lock timeout, or a unique key both
+# inserted) before the executor gives up and lets the cron run fail.
+MAX_BATCH_ATTEMPTS = 5
 
 # Seconds a cron run keeps claiming batches before it re-triggers itself. Half
 # of the real-time limit of an Odoo 18 cron worker, --limit-time-real-cron,
@@ -132,6 +148,13 @@ class CrmCampaignTrace(models.Model):
         SKIP_REASONS,
         help="Why the step was skipped or canceled; 'Delayed by quiet hours' on a "
         "scheduled trace tells why it was moved to a later moment.",
+    )
+    consent_state = fields.Selection(
+        CONSENT_STATES,
+        readonly=True,
+        help="Consent of the partner for the step's channel and the campaign's "
+        "purpose, as the contact gate read it when it decided on this trace. "
+        "Empty for steps without a channel.",
     )
     scheduled_at = fields.Datetime(required=True, index=True)
     executed_at = fields.Datetime(readonly=True)
@@ -297,12 +320,31 @@ class CrmCampaignTrace(models.Model):
         """
         started = time.monotonic()
         done = 0
+        failed_attempts = 0
         while True:
-            traces = self._claim_due(campaign_ids=campaign_ids, limit=batch_size)
-            if not traces:
-                break
             batch_started = time.monotonic()
-            traces._execute_batch()
+            try:
+                traces = self._claim_due(campaign_ids=campaign_ids, limit=batch_size)
+                if not traces:
+                    break
+                traces._execute_batch()
+            except (psycopg2.IntegrityError, *PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
+                failed_attempts += 1
+                if modules.module.current_test or failed_attempts >= MAX_BATCH_ATTEMPTS:
+                    raise
+                # Another executor changed a row this batch uses; nothing of the
+                # batch is kept, and its traces are claimed again.
+                _logger.warning(
+                    "Campaign executor: batch rolled back after a concurrent "
+                    "update, attempt %s of %s",
+                    failed_attempts,
+                    MAX_BATCH_ATTEMPTS,
+                    exc_info=True,
+                )
+                self.env.cr.rollback()
+                self.env.reset()
+                continue
+            failed_attempts = 0
             done += len(traces)
             if not modules.module.current_test:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
@@ -338,7 +380,14 @@ class CrmCampaignTrace(models.Model):
         traces = traces._skip_holdout(now)
         traces = traces._resolve_variants(now)
 
-        refused, delayed = self.env["crm.campaign.gate"]._check(traces)
+        refused, delayed, consent_states = self.env["crm.campaign.gate"]._check_batch(
+            traces
+        )
+        by_consent_state = traces.filtered(
+            lambda trace: trace.id in consent_states
+        ).grouped(lambda trace: consent_states[trace.id])
+        for consent_state, checked in by_consent_state.items():
+            checked.consent_state = consent_state
         skipped_by_reason = traces.filtered(lambda trace: trace.id in refused).grouped(
             lambda trace: refused[trace.id]
         )
@@ -358,6 +407,11 @@ class CrmCampaignTrace(models.Model):
             lambda trace: trace.id not in refused and trace.id not in delayed
         )
 
+        # Outside the per-step savepoints: two executors creating the same
+        # step's mailing must fail the batch for a retry, not the traces.
+        for step in traces.step_id.filtered(lambda s: s.kind in ("email", "sms")):
+            step._get_mailing()
+
         for (step, _variant), step_traces in traces.grouped(
             lambda trace: (trace.step_id, trace.variant_id)
         ).items():
@@ -365,6 +419,8 @@ class CrmCampaignTrace(models.Model):
                 with self.env.cr.savepoint():
                     step_traces._execute_step(step)
                     step_traces.write({"state": "done", "executed_at": now})
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                raise  # a concurrent executor's doing: the whole batch is retried
             except Exception as error:  # recorded on the traces, batch goes on
                 _logger.exception(
                     "Campaign step %s failed on traces %s", step.id, step_traces.ids

@@ -7,3 +7,5 @@ from . import test_campaign_actions
 from . import test_campaign_offer
 from . import test_campaign_offer_http
 from . import test_campaign_open_tracking
+from . import test_campaign_consent_properties
+from . import test_campaign_injection

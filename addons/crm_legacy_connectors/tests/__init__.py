@@ -1,6 +1,7 @@
 from . import (
     test_csv_source,
     test_identity,
+    test_legacy_injection,
     test_ledger,
     test_other_sources,
     test_security,
