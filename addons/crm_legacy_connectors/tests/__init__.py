@@ -3,5 +3,6 @@ from . import (
     test_identity,
     test_ledger,
     test_other_sources,
+    test_partner_writer,
     test_security,
 )

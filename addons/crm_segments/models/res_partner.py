@@ -8,6 +8,7 @@ from odoo.tools import SQL
 
 from .crm_rfm_segment import RFM_SEGMENTS
 from .crm_value_tier_log import VALUE_TIERS
+from .sql_tools import jit_disabled
 
 _logger = logging.getLogger(__name__)
 
@@ -137,9 +138,6 @@ class ResPartner(models.Model):
 
         :returns: True
         """
-        # TODO: a full refresh of 123k customers took 6.7 times as long as one
-        # hand-written UPDATE of the same fields (bench/README.md), above the
-        # 1.5x target: the RFM and tier pass rescans every customer.
         if self:
             partner_ids = self.commercial_partner_id.ids
             for start in range(0, len(partner_ids), PROFILE_BATCH_SIZE):
@@ -155,22 +153,68 @@ class ResPartner(models.Model):
 
     @api.model
     def _profile_refresh_all(self):
-        """Mark every partner with a ledger or a profile outdated, then refresh."""
+        """Refresh the profile of every partner with a ledger or a profile.
+
+        Unlike the incremental refresh, the aggregates of all customers are
+        written by one statement, which scans the ledger once instead of once
+        per batch. The preferred channels are then computed batch by batch,
+        so the Python memory stays bounded by the batch size.
+        """
+        started = time.monotonic()
         self.env["crm.customer.transaction"].flush_model()
-        self.flush_model(["profile_outdated", "purchase_count"])
-        self.env.execute_query(
-            SQL(
-                """
-                UPDATE res_partner partner SET profile_outdated = TRUE
-                 WHERE partner.profile_outdated IS NOT TRUE
-                   AND (partner.profile_date IS NOT NULL
-                        OR EXISTS (SELECT 1 FROM crm_customer_transaction tx
-                                    WHERE tx.partner_id = partner.id))
-                """
+        self.flush_model()
+        with jit_disabled(self.env.cr):
+            self.env.execute_query(
+                self._profile_aggregates_query(
+                    SQL(),
+                    SQL(
+                        """
+                        SELECT partner.id
+                          FROM res_partner partner
+                         WHERE partner.profile_outdated
+                            OR partner.profile_date IS NOT NULL
+                            OR EXISTS (SELECT 1 FROM crm_customer_transaction tx
+                                        WHERE tx.partner_id = partner.id)
+                        """
+                    ),
+                )
             )
+            self._refresh_purchased_categories(None)
+        self.invalidate_model()
+        # now() is the start of the transaction, the profile_date just written.
+        refreshed_at = self.env.execute_query(SQL("SELECT now() AT TIME ZONE 'UTC'"))[
+            0
+        ][0]
+        done = 0
+        last_id = 0
+        while partner_ids := [
+            row[0]
+            for row in self.env.execute_query(
+                SQL(
+                    """
+                    SELECT id FROM res_partner
+                     WHERE id > %s AND profile_date = %s
+                     ORDER BY id
+                     LIMIT %s
+                    """,
+                    last_id,
+                    refreshed_at,
+                    PROFILE_BATCH_SIZE,
+                )
+            )
+        ]:
+            self._refresh_preferred_channel(partner_ids)
+            done += len(partner_ids)
+            last_id = partner_ids[-1]
+        self.invalidate_model()
+        _logger.info(
+            "Profile refresh of all customers: %s partners in %.2fs",
+            done,
+            time.monotonic() - started,
         )
-        self.invalidate_model(["profile_outdated"])
-        return self.browse().profile_refresh()
+        self._rfm_refresh()
+        self._value_tier_refresh()
+        return True
 
     def action_profile_refresh(self):
         self.profile_refresh()
@@ -242,11 +286,32 @@ class ResPartner(models.Model):
         started = time.monotonic()
         self.env["crm.customer.transaction"].flush_model()
         self.flush_model()
+        with jit_disabled(self.env.cr):
+            self.env.execute_query(
+                self._profile_aggregates_query(
+                    SQL("WHERE tx.partner_id = ANY(%s)", partner_ids),
+                    SQL("SELECT unnest(%s::int[])", partner_ids),
+                )
+            )
+            self._refresh_purchased_categories(partner_ids)
+        self._refresh_preferred_channel(partner_ids)
+        self.invalidate_model()
+        _logger.info(
+            "Profile refresh: %s partners in %.2fs",
+            len(partner_ids),
+            time.monotonic() - started,
+        )
+
+    @api.model
+    def _profile_aggregates_query(self, ledger_filter, target_ids):
+        """Return the UPDATE that writes the ledger aggregates of the partners
+        selected by ``target_ids`` (a query of ids) and clears their outdated
+        flag. ``ledger_filter`` restricts the ledger rows read, and must keep
+        every row of those partners."""
         # TODO: rows of companies with different currencies are added up
         # without conversion.
-        self.env.execute_query(
-            SQL(
-                """
+        return SQL(
+            """
                 WITH agg AS (
                     SELECT tx.partner_id,
                            MIN(tx.date) FILTER (WHERE tx.kind = 'purchase') AS first_date,
@@ -259,9 +324,10 @@ class ResPartner(models.Model):
                            (ARRAY_AGG(tx.company_id ORDER BY tx.date DESC, tx.id DESC)
                                FILTER (WHERE tx.kind = 'purchase'))[1] AS company_id
                       FROM crm_customer_transaction tx
-                     WHERE tx.partner_id = ANY(%(ids)s)
+                     %(ledger_filter)s
                      GROUP BY tx.partner_id
-                )
+                ),
+                target AS (%(target_ids)s)
                 UPDATE res_partner partner
                    SET first_purchase_date = agg.first_date,
                        last_purchase_date = agg.last_date,
@@ -272,32 +338,30 @@ class ResPartner(models.Model):
                        profile_company_id = agg.company_id,
                        profile_outdated = FALSE,
                        profile_date = now() AT TIME ZONE 'UTC'
-                  FROM unnest(%(ids)s::int[]) AS batch(id)
+                  FROM target AS batch(id)
                   LEFT JOIN agg ON agg.partner_id = batch.id
                  WHERE partner.id = batch.id
-                """,
-                ids=partner_ids,
-            )
-        )
-        self._refresh_purchased_categories(partner_ids)
-        self._refresh_preferred_channel(partner_ids)
-        self.invalidate_model()
-        _logger.info(
-            "Profile refresh: %s partners in %.2fs",
-            len(partner_ids),
-            time.monotonic() - started,
+            """,
+            ledger_filter=ledger_filter,
+            target_ids=target_ids,
         )
 
     @api.model
     def _refresh_purchased_categories(self, partner_ids):
-        """Replace the categories bought by ``partner_ids`` with the product
-        categories of their confirmed orders and posted invoices in the ledger.
+        """Replace the categories bought by ``partner_ids`` (every partner when
+        None) with the product categories of their confirmed orders and posted
+        invoices in the ledger.
         """
+        if partner_ids is None:
+            rel_filter = tx_filter = SQL("TRUE")
+        else:
+            rel_filter = SQL("partner_id = ANY(%s)", partner_ids)
+            tx_filter = SQL("tx.partner_id = ANY(%s)", partner_ids)
         self.env.execute_query(
             SQL(
                 """
                 DELETE FROM res_partner_purchased_category_rel
-                 WHERE partner_id = ANY(%(ids)s);
+                 WHERE %(rel_filter)s;
                 INSERT INTO res_partner_purchased_category_rel (partner_id, category_id)
                 SELECT tx.partner_id, template.categ_id
                   FROM crm_customer_transaction tx
@@ -305,7 +369,7 @@ class ResPartner(models.Model):
                     ON tx.res_model = 'sale.order' AND line.order_id = tx.res_id
                   JOIN product_product product ON product.id = line.product_id
                   JOIN product_template template ON template.id = product.product_tmpl_id
-                 WHERE tx.partner_id = ANY(%(ids)s) AND tx.kind = 'purchase'
+                 WHERE %(tx_filter)s AND tx.kind = 'purchase'
                  UNION
                 SELECT tx.partner_id, template.categ_id
                   FROM crm_customer_transaction tx
@@ -313,10 +377,11 @@ class ResPartner(models.Model):
                     ON tx.res_model = 'account.move' AND line.move_id = tx.res_id
                   JOIN product_product product ON product.id = line.product_id
                   JOIN product_template template ON template.id = product.product_tmpl_id
-                 WHERE tx.partner_id = ANY(%(ids)s) AND tx.kind = 'purchase'
+                 WHERE %(tx_filter)s AND tx.kind = 'purchase'
                    AND line.display_type = 'product'
                 """,
-                ids=partner_ids,
+                rel_filter=rel_filter,
+                tx_filter=tx_filter,
             )
         )
 
@@ -346,59 +411,95 @@ class ResPartner(models.Model):
 
     @api.model
     def _refresh_preferred_channel(self, partner_ids):
-        """Set the preferred channel of ``partner_ids``.
+        """Set the preferred channel of ``partner_ids`` with one statement.
 
         Only channels the partner may be contacted on for marketing count (the
         consent gate of crm_consent). Among them, the one with most responses
         wins, then the one with the latest marketing consent, then the channel
         sequence.
         """
-        partners = self.browse(partner_ids)
+        consent = self.env["crm.consent"].sudo()
         channels = self.env["crm.consent.channel"].sudo().search([])
+        purpose = consent._get_purpose("marketing")
         responses = self._get_channel_response_counts(partner_ids)
-        self.env["crm.consent"].flush_model()
-        consent_dates = defaultdict(dict)
-        for partner_id, channel_id, date in self.env.execute_query(
-            SQL(
-                """
-                SELECT consent.partner_id, consent.channel_id, consent.date
-                  FROM crm_consent consent
-                  JOIN crm_consent_purpose purpose ON purpose.id = consent.purpose_id
-                 WHERE consent.partner_id = ANY(%s)
-                   AND purpose.code = 'marketing'
-                   AND consent.state = 'granted'
-                """,
-                partner_ids,
+        channel_ids = {channel.code: channel.id for channel in channels}
+        response_rows = [
+            (partner_id, channel_ids[code], count)
+            for partner_id, counts in responses.items()
+            for code, count in counts.items()
+            if code in channel_ids
+        ]
+        self.flush_model(
+            ["active", "email_normalized", "phone_e164", "mobile_e164", "street"]
+        )
+        consent.flush_model()
+        self.env["mail.blacklist"].flush_model(["email", "active"])
+        self.env["phone.blacklist"].flush_model(["number", "active"])
+        self.env["crm.consent.regime"].flush_model()
+        with jit_disabled(self.env.cr):
+            self._update_preferred_channel(
+                partner_ids, channels, purpose, response_rows
             )
-        ):
-            consent_dates[partner_id][channel_id] = date
 
-        best = {}
-        for position, channel in enumerate(channels):
-            for partner_id in partners.sudo().consent_filter_contactable(channel.code):
-                key = (
-                    responses.get(partner_id, {}).get(channel.code, 0),
-                    consent_dates[partner_id].get(channel.id)
-                    or fields.Datetime.from_string("1970-01-01 00:00:00"),
-                    -position,
-                )
-                if partner_id not in best or key > best[partner_id][0]:
-                    best[partner_id] = (key, channel.id)
-
+    @api.model
+    def _update_preferred_channel(self, partner_ids, channels, purpose, response_rows):
+        consent = self.env["crm.consent"].sudo()
+        contactable = SQL(" UNION ALL ").join(
+            SQL(
+                "SELECT %s AS channel_id, %s AS position, gate.id AS partner_id "
+                "FROM (%s) AS gate",
+                channel.id,
+                position,
+                consent._contactable_query(channel, purpose, partner_ids=partner_ids),
+            )
+            for position, channel in enumerate(channels)
+        )
         self.env.execute_query(
             SQL(
                 """
+                WITH contactable AS (%(contactable)s),
+                responses AS (
+                    SELECT * FROM unnest(%(response_partners)s::int[],
+                                         %(response_channels)s::int[],
+                                         %(response_counts)s::int[])
+                        AS responses(partner_id, channel_id, count)
+                ),
+                best AS (
+                    SELECT DISTINCT ON (contactable.partner_id)
+                           contactable.partner_id, contactable.channel_id
+                      FROM contactable
+                      LEFT JOIN responses
+                             ON responses.partner_id = contactable.partner_id
+                            AND responses.channel_id = contactable.channel_id
+                      LEFT JOIN crm_consent consent
+                             ON consent.partner_id = contactable.partner_id
+                            AND consent.channel_id = contactable.channel_id
+                            AND consent.purpose_id = %(purpose)s
+                            AND consent.state = 'granted'
+                     ORDER BY contactable.partner_id,
+                              COALESCE(responses.count, 0) DESC,
+                              consent.date DESC NULLS LAST,
+                              contactable.position
+                ),
+                target AS (
+                    SELECT batch.id, best.channel_id
+                      FROM unnest(%(ids)s::int[]) AS batch(id)
+                      LEFT JOIN best ON best.partner_id = batch.id
+                )
                 UPDATE res_partner partner
-                   SET preferred_channel_id = preferred.channel_id
-                  FROM unnest(%s::int[], %s::int[]) AS preferred(id, channel_id)
-                 WHERE partner.id = preferred.id
-                   AND partner.preferred_channel_id IS DISTINCT FROM preferred.channel_id
+                   SET preferred_channel_id = target.channel_id
+                  FROM target
+                 WHERE partner.id = target.id
+                   AND partner.preferred_channel_id IS DISTINCT FROM target.channel_id
                 """,
-                partner_ids,
-                [
-                    best[partner_id][1] if partner_id in best else None
-                    for partner_id in partner_ids
-                ],
+                contactable=contactable
+                if channels
+                else SQL("SELECT NULL::int, NULL::int, NULL::int WHERE FALSE"),
+                response_partners=[row[0] for row in response_rows],
+                response_channels=[row[1] for row in response_rows],
+                response_counts=[row[2] for row in response_rows],
+                purpose=purpose.id,
+                ids=partner_ids,
             )
         )
 
@@ -420,7 +521,8 @@ class ResPartner(models.Model):
         self.env["crm.rfm.segment"].flush_model()
         self.env["res.company"].flush_model(["rfm_window_days"])
         self.flush_model()
-        self.env.execute_query(self._rfm_query(today))
+        with jit_disabled(self.env.cr):
+            self.env.execute_query(self._rfm_query(today))
         self.invalidate_model(
             ["rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_segment"]
         )
@@ -520,7 +622,20 @@ class ResPartner(models.Model):
         """
         self.flush_model()
         self.env["res.company"].flush_model()
-        rows = self.env.execute_query(
+        with jit_disabled(self.env.cr):
+            rows = self._value_tier_update()
+        self.invalidate_model(["value_tier"])
+        self.env["crm.value.tier.log"].invalidate_model()
+        promoted = self.browse([row[0] for row in rows])
+        if promoted:
+            self._schedule_one_to_one_activities(promoted)
+        return promoted
+
+    @api.model
+    def _value_tier_update(self):
+        """Write the value tiers, log the changes and return the ids of the
+        partners who entered the one-to-one tier, as rows."""
+        return self.env.execute_query(
             SQL(
                 """
                 WITH customers AS (
@@ -589,12 +704,6 @@ class ResPartner(models.Model):
                 """
             )
         )
-        self.invalidate_model(["value_tier"])
-        self.env["crm.value.tier.log"].invalidate_model()
-        promoted = self.browse([row[0] for row in rows])
-        if promoted:
-            self._schedule_one_to_one_activities(promoted)
-        return promoted
 
     @api.model
     def _schedule_one_to_one_activities(self, partners):
