@@ -1,7 +1,6 @@
 import logging
 import threading
 import time
-from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.tools import SQL
@@ -155,10 +154,10 @@ class ResPartner(models.Model):
     def _profile_refresh_all(self):
         """Refresh the profile of every partner with a ledger or a profile.
 
-        Unlike the incremental refresh, the aggregates of all customers are
-        written by one statement, which scans the ledger once instead of once
-        per batch. The preferred channels are then computed batch by batch,
-        so the Python memory stays bounded by the batch size.
+        Unlike the incremental refresh, each step runs as one statement for
+        all customers (aggregates, categories bought, preferred channel, RFM,
+        value tiers), so the ledger and the consent tables are scanned once
+        instead of once per batch, and no id list is held in Python.
         """
         started = time.monotonic()
         self.env["crm.customer.transaction"].flush_model()
@@ -182,34 +181,14 @@ class ResPartner(models.Model):
             self._refresh_purchased_categories(None)
         self.invalidate_model()
         # now() is the start of the transaction, the profile_date just written.
-        refreshed_at = self.env.execute_query(SQL("SELECT now() AT TIME ZONE 'UTC'"))[
-            0
-        ][0]
-        done = 0
-        last_id = 0
-        while partner_ids := [
-            row[0]
-            for row in self.env.execute_query(
-                SQL(
-                    """
-                    SELECT id FROM res_partner
-                     WHERE id > %s AND profile_date = %s
-                     ORDER BY id
-                     LIMIT %s
-                    """,
-                    last_id,
-                    refreshed_at,
-                    PROFILE_BATCH_SIZE,
-                )
+        self._refresh_preferred_channel(
+            SQL(
+                "SELECT id FROM res_partner WHERE profile_date = now() AT TIME ZONE 'UTC'"
             )
-        ]:
-            self._refresh_preferred_channel(partner_ids)
-            done += len(partner_ids)
-            last_id = partner_ids[-1]
+        )
         self.invalidate_model()
         _logger.info(
-            "Profile refresh of all customers: %s partners in %.2fs",
-            done,
+            "Profile refresh of all customers in %.2fs",
             time.monotonic() - started,
         )
         self._rfm_refresh()
@@ -386,33 +365,31 @@ class ResPartner(models.Model):
         )
 
     @api.model
-    def _get_channel_response_counts(self, partner_ids):
-        """Return ``{partner_id: {channel_code: count}}`` of customer responses.
+    def _channel_responses_query(self, target):
+        """Return a query of ``(partner_id, channel_code, count)`` rows: the
+        responses of the partners selected by ``target`` (a query of ids).
 
         Counts the e-mails the partners sent that Odoo received. Addons that
-        record campaign responses extend this hook with their own channels.
+        record campaign responses extend this hook with their own channels,
+        for instance with a UNION ALL.
         """
         self.env["mail.message"].flush_model(["author_id", "message_type"])
-        rows = self.env.execute_query(
-            SQL(
-                """
-                SELECT author_id, COUNT(*)
-                  FROM mail_message
-                 WHERE author_id = ANY(%s) AND message_type = 'email'
-                 GROUP BY author_id
-                """,
-                partner_ids,
-            )
+        return SQL(
+            """
+            SELECT author_id AS partner_id, 'email' AS channel_code, COUNT(*) AS count
+              FROM mail_message
+             WHERE author_id IN (%s) AND message_type = 'email'
+             GROUP BY author_id
+            """,
+            target,
         )
-        counts = defaultdict(dict)
-        for partner_id, count in rows:
-            counts[partner_id]["email"] = count
-        return counts
 
     @api.model
     def _refresh_preferred_channel(self, partner_ids):
         """Set the preferred channel of ``partner_ids`` with one statement.
 
+        ``partner_ids`` is a list of ids, or an SQL query of ids, whose
+        partners are then checked against the consent gate all at once.
         Only channels the partner may be contacted on for marketing count (the
         consent gate of crm_consent). Among them, the one with most responses
         wins, then the one with the latest marketing consent, then the channel
@@ -421,14 +398,10 @@ class ResPartner(models.Model):
         consent = self.env["crm.consent"].sudo()
         channels = self.env["crm.consent.channel"].sudo().search([])
         purpose = consent._get_purpose("marketing")
-        responses = self._get_channel_response_counts(partner_ids)
-        channel_ids = {channel.code: channel.id for channel in channels}
-        response_rows = [
-            (partner_id, channel_ids[code], count)
-            for partner_id, counts in responses.items()
-            for code, count in counts.items()
-            if code in channel_ids
-        ]
+        if isinstance(partner_ids, SQL):
+            target, gate_ids = partner_ids, None
+        else:
+            target, gate_ids = SQL("SELECT unnest(%s::int[])", partner_ids), partner_ids
         self.flush_model(
             ["active", "email_normalized", "phone_e164", "mobile_e164", "street"]
         )
@@ -436,72 +409,66 @@ class ResPartner(models.Model):
         self.env["mail.blacklist"].flush_model(["email", "active"])
         self.env["phone.blacklist"].flush_model(["number", "active"])
         self.env["crm.consent.regime"].flush_model()
-        with jit_disabled(self.env.cr):
-            self._update_preferred_channel(
-                partner_ids, channels, purpose, response_rows
-            )
-
-    @api.model
-    def _update_preferred_channel(self, partner_ids, channels, purpose, response_rows):
-        consent = self.env["crm.consent"].sudo()
-        contactable = SQL(" UNION ALL ").join(
-            SQL(
-                "SELECT %s AS channel_id, %s AS position, gate.id AS partner_id "
-                "FROM (%s) AS gate",
-                channel.id,
-                position,
-                consent._contactable_query(channel, purpose, partner_ids=partner_ids),
-            )
-            for position, channel in enumerate(channels)
-        )
-        self.env.execute_query(
-            SQL(
-                """
-                WITH contactable AS (%(contactable)s),
-                responses AS (
-                    SELECT * FROM unnest(%(response_partners)s::int[],
-                                         %(response_channels)s::int[],
-                                         %(response_counts)s::int[])
-                        AS responses(partner_id, channel_id, count)
-                ),
-                best AS (
-                    SELECT DISTINCT ON (contactable.partner_id)
-                           contactable.partner_id, contactable.channel_id
-                      FROM contactable
-                      LEFT JOIN responses
-                             ON responses.partner_id = contactable.partner_id
-                            AND responses.channel_id = contactable.channel_id
-                      LEFT JOIN crm_consent consent
-                             ON consent.partner_id = contactable.partner_id
-                            AND consent.channel_id = contactable.channel_id
-                            AND consent.purpose_id = %(purpose)s
-                            AND consent.state = 'granted'
-                     ORDER BY contactable.partner_id,
-                              COALESCE(responses.count, 0) DESC,
-                              consent.date DESC NULLS LAST,
-                              contactable.position
-                ),
-                target AS (
-                    SELECT batch.id, best.channel_id
-                      FROM unnest(%(ids)s::int[]) AS batch(id)
-                      LEFT JOIN best ON best.partner_id = batch.id
+        if channels:
+            contactable = SQL(" UNION ALL ").join(
+                SQL(
+                    "SELECT %s AS channel_id, %s AS position, gate.id AS partner_id "
+                    "FROM (%s) AS gate",
+                    channel.id,
+                    position,
+                    consent._contactable_query(channel, purpose, partner_ids=gate_ids),
                 )
-                UPDATE res_partner partner
-                   SET preferred_channel_id = target.channel_id
-                  FROM target
-                 WHERE partner.id = target.id
-                   AND partner.preferred_channel_id IS DISTINCT FROM target.channel_id
-                """,
-                contactable=contactable
-                if channels
-                else SQL("SELECT NULL::int, NULL::int, NULL::int WHERE FALSE"),
-                response_partners=[row[0] for row in response_rows],
-                response_channels=[row[1] for row in response_rows],
-                response_counts=[row[2] for row in response_rows],
-                purpose=purpose.id,
-                ids=partner_ids,
+                for position, channel in enumerate(channels)
             )
-        )
+        else:
+            contactable = SQL("SELECT NULL::int, NULL::int, NULL::int WHERE FALSE")
+        with jit_disabled(self.env.cr):
+            self.env.execute_query(
+                SQL(
+                    """
+                    WITH target AS (%(target)s),
+                    contactable AS (%(contactable)s),
+                    responses AS (%(responses)s),
+                    best AS (
+                        SELECT DISTINCT ON (contactable.partner_id)
+                               contactable.partner_id, contactable.channel_id
+                          FROM contactable
+                          JOIN crm_consent_channel channel
+                            ON channel.id = contactable.channel_id
+                          LEFT JOIN responses
+                                 ON responses.partner_id = contactable.partner_id
+                                AND responses.channel_code = channel.code
+                          LEFT JOIN crm_consent consent
+                                 ON consent.partner_id = contactable.partner_id
+                                AND consent.channel_id = contactable.channel_id
+                                AND consent.purpose_id = %(purpose)s
+                                AND consent.state = 'granted'
+                         WHERE contactable.partner_id IN (SELECT * FROM target)
+                         ORDER BY contactable.partner_id,
+                                  COALESCE(responses.count, 0) DESC,
+                                  consent.date DESC NULLS LAST,
+                                  contactable.position
+                    ),
+                    result AS (
+                        SELECT batch.id, best.channel_id
+                          FROM target AS batch(id)
+                          LEFT JOIN best ON best.partner_id = batch.id
+                    )
+                    UPDATE res_partner partner
+                       SET preferred_channel_id = result.channel_id
+                      FROM result
+                     WHERE partner.id = result.id
+                       AND partner.preferred_channel_id
+                           IS DISTINCT FROM result.channel_id
+                    """,
+                    target=target,
+                    contactable=contactable,
+                    responses=self._channel_responses_query(
+                        SQL("SELECT * FROM target")
+                    ),
+                    purpose=purpose.id,
+                )
+            )
 
     @api.model
     def _rfm_refresh(self, today=None):
