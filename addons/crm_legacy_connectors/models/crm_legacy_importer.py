@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, email_normalize, email_split
+from odoo.tools import SQL, email_normalize, email_split, float_compare
 
 from odoo.addons.crm_consent.tools import normalize_phone
 
@@ -245,6 +245,9 @@ class CrmLegacyImporter(models.AbstractModel):
             )
         }
 
+        country_codes = dict(
+            self.env.execute_query(SQL("SELECT id, code FROM res_country"))
+        )
         channels = set(self.env["crm.consent.channel"].sudo().search([]).mapped("code"))
         langs = {
             _plain(code): code
@@ -264,6 +267,7 @@ class CrmLegacyImporter(models.AbstractModel):
             "decimal_separator": source.decimal_separator or ",",
             "thousands_separator": source.thousands_separator or "",
             "countries": countries,
+            "country_codes": country_codes,
             "default_country": source.country_id or company.country_id,
             "currencies": currencies,
             "default_currency_id": (source.currency_id or company.currency_id).id,
@@ -449,7 +453,7 @@ class CrmLegacyImporter(models.AbstractModel):
         """Fill the external key, tax id, e-mail addresses and E.164 phone."""
         display = parsed["display"]
         partner = parsed["partner"]
-        country_code = country.code if country else None
+        country_code = context["country_codes"].get(country.id) if country else None
 
         parsed["ref"] = str(values.get("partner_ref") or "") or False
         if parsed["ref"]:
@@ -1096,26 +1100,32 @@ class CrmLegacyImporter(models.AbstractModel):
         if not vals_by_ref:
             return 0
         transactions = self.env["crm.customer.transaction"].sudo()
+        company = context["company"]
+        transactions.flush_model(["source_ref", "partner_id", "date", "amount", "kind"])
         existing = {
-            record["source_ref"]: record
-            for record in transactions.search_read(
-                [
-                    ("source_ref", "in", list(vals_by_ref)),
-                    ("company_id", "=", context["company"].id),
-                ],
-                ["source_ref", "partner_id", "date", "amount", "kind"],
+            reference: (partner_id, date, amount, kind)
+            for reference, partner_id, date, amount, kind in self.env.execute_query(
+                SQL(
+                    """
+                    SELECT source_ref, partner_id, date, amount, kind
+                      FROM crm_customer_transaction
+                     WHERE company_id = %s AND source_ref = ANY(%s)
+                    """,
+                    company.id,
+                    list(vals_by_ref),
+                )
             )
         }
-        company = context["company"]
         currency = company.currency_id
+        rounding = currency.rounding
         vals_list = []
         for reference, vals in vals_by_ref.items():
             record = existing.get(reference)
             if (
                 record
-                and record["partner_id"][0] == vals["partner_id"]
-                and record["date"] == vals["date"]
-                and record["kind"] == vals["kind"]
+                and record[0] == vals["partner_id"]
+                and record[1] == vals["date"]
+                and record[3] == vals["kind"]
             ):
                 amount = vals["amount"]
                 if vals["currency_id"] != currency.id:
@@ -1124,7 +1134,7 @@ class CrmLegacyImporter(models.AbstractModel):
                         .browse(vals["currency_id"])
                         ._convert(amount, currency, company, vals["date"])
                     )
-                if currency.compare_amounts(record["amount"], amount) == 0:
+                if float_compare(record[2], amount, precision_rounding=rounding) == 0:
                     continue
             vals_list.append(vals)
         if vals_list:

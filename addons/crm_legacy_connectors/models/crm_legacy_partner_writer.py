@@ -92,10 +92,15 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
         self._copy_rows(partners, columns, rows)
 
         created = partners.browse(ids)
+        # Fields kept as attachments (the image sizes) have no column and stay
+        # empty: recomputing them would search ir.attachment per partner.
         recomputed = [
             field
             for field in partners._fields.values()
-            if field.store and field.compute and field.name not in columns
+            if field.store
+            and field.column_type
+            and field.compute
+            and field.name not in columns
         ]
         for field in recomputed:
             self.env.add_to_compute(field, created)

@@ -303,9 +303,6 @@ class CrmSegment(models.Model):
         query = partners._search(domain)
         now = fields.Datetime.now()
 
-        # Data-modifying CTEs share one snapshot: the insert adds only new
-        # members and the delete removes only non-matching ones, so they
-        # never touch the same row.
         with jit_disabled(self.env.cr):
             entered, left, count = self._refresh_members_query(query, now)
 
@@ -335,25 +332,28 @@ class CrmSegment(models.Model):
     def _refresh_members_query(self, query, now):
         """Insert the new members of ``query``, delete the members it no
         longer selects, log both, and return (entered, left, member count)."""
+        # Data-modifying CTEs share one snapshot: the insert adds only new
+        # members and the delete removes only non-matching ones, so they
+        # never touch the same row. The differences are set operations
+        # (EXCEPT, NOT IN on a hashed subplan): with an anti-join, the planner
+        # may rescan the membership table once per member.
         return self.env.execute_query(
             SQL(
                 """
                 WITH target AS (%(query)s),
                 entered AS (
                     INSERT INTO crm_segment_partner_rel (segment_id, partner_id)
-                    SELECT %(segment)s, target.id
-                      FROM target
-                     WHERE NOT EXISTS (
-                         SELECT 1 FROM crm_segment_partner_rel rel
-                          WHERE rel.segment_id = %(segment)s
-                            AND rel.partner_id = target.id)
+                    SELECT %(segment)s, new_member.id
+                      FROM (SELECT id FROM target
+                             EXCEPT
+                            SELECT partner_id FROM crm_segment_partner_rel
+                             WHERE segment_id = %(segment)s) AS new_member
                     RETURNING partner_id
                 ),
                 left_ AS (
                     DELETE FROM crm_segment_partner_rel rel
                      WHERE rel.segment_id = %(segment)s
-                       AND NOT EXISTS (
-                           SELECT 1 FROM target WHERE target.id = rel.partner_id)
+                       AND rel.partner_id NOT IN (SELECT id FROM target)
                     RETURNING partner_id
                 ),
                 logged AS (
