@@ -2,7 +2,7 @@ import datetime
 import io
 
 from odoo import api, models
-from odoo.tools import SQL
+from odoo.tools import SQL, email_normalize
 
 # Characters that the text format of COPY reads as escapes or separators.
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -20,11 +20,14 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
       company-dependent defaults such as the receivable account are not
       stored, and Odoo reads them from their fallback as it does for a
       partner created without them;
-    - ``commercial_partner_id`` is the partner itself and ``complete_name`` is
-      its name, as the ORM computes them for a partner without parent;
-    - every other stored computed field (``email_normalized``,
-      ``phone_e164``, ``phone_sanitized``, ``partner_share``, the Peppol
-      fields...) is recomputed by the ORM for the whole batch;
+    - ``commercial_partner_id`` is the partner itself, ``complete_name`` its
+      name, ``email_normalized`` the first address of its e-mail,
+      ``partner_share`` true, ``user_id`` and ``commercial_company_name``
+      empty, as the ORM computes them for a partner without parent, company
+      name or user;
+    - every other stored computed field with a column (``phone_e164``,
+      ``phone_sanitized``, the Peppol fields...) is recomputed by the ORM for
+      the whole batch;
     - crm_consent's suppression lists are applied, as its ``create`` and
       ``write`` overrides do.
 
@@ -78,10 +81,16 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
         rows = []
         for partner_id, vals in zip(ids, vals_list, strict=True):
             row = dict(defaults, **vals)
+            # The stored computed fields whose value is known for a partner
+            # without parent, company name or user.
             row.update(
                 id=partner_id,
                 commercial_partner_id=partner_id,
                 complete_name=vals["name"],
+                commercial_company_name=None,
+                user_id=None,
+                partner_share=True,
+                email_normalized=email_normalize(vals.get("email") or "", strict=False),
                 create_uid=self.env.uid,
                 write_uid=self.env.uid,
                 create_date=now,
@@ -104,7 +113,10 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
         ]
         for field in recomputed:
             self.env.add_to_compute(field, created)
-        created.flush_recordset([field.name for field in recomputed])
+        # Without tracking_disable, mail prepares tracking values per record.
+        created.with_context(tracking_disable=True).flush_recordset(
+            [field.name for field in recomputed]
+        )
         created._consent_apply_suppression()
         return created
 
