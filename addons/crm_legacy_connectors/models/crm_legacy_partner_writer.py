@@ -12,7 +12,8 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
     """Set-based creation and update of the partners of a legacy import.
 
     Partners are written with SQL instead of ``res.partner.create`` and
-    ``write``, which cost more than a millisecond per partner. What the ORM
+    ``write``: creating them through the ORM took 1.5 to 1.8 ms per partner
+    in bench/bench_legacy.py. What the ORM
     would do for a partner without parent or children is reproduced:
 
     - columns with a default get the value of ``default_get``, read once per
@@ -138,7 +139,7 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
             SQL.identifier(model._table),
             SQL(", ").join(SQL.identifier(column) for column in columns),
         )
-        # COPY takes no query parameters: the statement holds identifiers only.
+        # COPY takes no query parameters: the statement contains identifiers only.
         self.env.cr.copy_expert(statement.code, io.StringIO("\n".join(lines) + "\n"))
 
     @api.model
@@ -156,7 +157,7 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
         """Write source values onto existing partners in one statement.
 
         ``updates`` maps partner ids to ``{field name: value}``. A value
-        fills a field that is empty on the partner; with ``overwrite`` it
+        fills a field that is empty on the partner. With ``overwrite``, it
         replaces a different value too. A filled tax id is copied to the
         partner's contacts, as Odoo syncs commercial fields. Returns the
         updated partners.
