@@ -14,6 +14,9 @@ _logger = logging.getLogger(__name__)
 # Partners per transaction of the profile refresh: bounds the Python memory
 # (ids and preferred channels) and the row locks held at once.
 PROFILE_BATCH_SIZE = 5000
+# Temporary table of the full refresh, dropped at the end of the refresh or
+# of the transaction.
+PROFILE_STAGE_TABLE = "crm_segments_profile_stage"
 
 
 class ResPartner(models.Model):
@@ -154,32 +157,55 @@ class ResPartner(models.Model):
     def _profile_refresh_all(self):
         """Refresh the profile of every partner with a ledger or a profile.
 
-        Unlike the incremental refresh, each step runs as one statement for
-        all customers (aggregates, categories bought, preferred channel, RFM,
-        value tiers), so the ledger and the consent tables are scanned once
-        instead of once per batch, and no id list is held in Python.
+        Unlike the incremental refresh, the aggregates, RFM scores and value
+        tiers of all customers are first computed in a temporary table, then
+        written to res_partner by one UPDATE. Writing them in three passes
+        rewrote each customer row, and all its index entries, three times,
+        because the columns involved are indexed. The categories bought and
+        the preferred channel follow, one statement each. No id list is held
+        in Python.
         """
         started = time.monotonic()
         self.env["crm.customer.transaction"].flush_model()
+        self.env["crm.rfm.segment"].flush_model()
+        self.env["res.company"].flush_model()
         self.flush_model()
+        stage = SQL.identifier(PROFILE_STAGE_TABLE)
         with jit_disabled(self.env.cr):
+            self._profile_stage_create(stage)
             self.env.execute_query(
-                self._profile_aggregates_query(
-                    SQL(),
-                    SQL(
-                        """
-                        SELECT partner.id
-                          FROM res_partner partner
-                         WHERE partner.profile_outdated
-                            OR partner.profile_date IS NOT NULL
-                            OR EXISTS (SELECT 1 FROM crm_customer_transaction tx
-                                        WHERE tx.partner_id = partner.id)
-                        """
-                    ),
+                self._rfm_query(fields.Date.context_today(self), table=stage)
+            )
+            promoted_rows = self._value_tier_update(table=stage)
+            self.env.execute_query(
+                SQL(
+                    """
+                    UPDATE res_partner partner
+                       SET first_purchase_date = stage.first_purchase_date,
+                           last_purchase_date = stage.last_purchase_date,
+                           purchase_count = stage.purchase_count,
+                           revenue_total = stage.revenue_total,
+                           average_order_value = stage.average_order_value,
+                           customer_lifetime_value = stage.customer_lifetime_value,
+                           profile_company_id = stage.profile_company_id,
+                           rfm_recency = stage.rfm_recency,
+                           rfm_frequency = stage.rfm_frequency,
+                           rfm_monetary = stage.rfm_monetary,
+                           rfm_segment = stage.rfm_segment,
+                           value_tier = stage.value_tier,
+                           profile_outdated = FALSE,
+                           profile_date = now() AT TIME ZONE 'UTC'
+                      FROM %s stage
+                     WHERE partner.id = stage.id;
+                    DROP TABLE %s
+                    """,
+                    stage,
+                    stage,
                 )
             )
             self._refresh_purchased_categories(None)
         self.invalidate_model()
+        self.env["crm.value.tier.log"].invalidate_model()
         # now() is the start of the transaction, the profile_date just written.
         self._refresh_preferred_channel(
             SQL(
@@ -187,13 +213,48 @@ class ResPartner(models.Model):
             )
         )
         self.invalidate_model()
+        promoted = self.browse([row[0] for row in promoted_rows])
+        if promoted:
+            self._schedule_one_to_one_activities(promoted)
         _logger.info(
             "Profile refresh of all customers in %.2fs",
             time.monotonic() - started,
         )
-        self._rfm_refresh()
-        self._value_tier_refresh()
         return True
+
+    @api.model
+    def _profile_stage_create(self, stage):
+        """Create the temporary table ``stage`` with the current profile
+        columns of every partner to refresh and their new ledger aggregates."""
+        self.env.execute_query(
+            SQL(
+                """
+                DROP TABLE IF EXISTS %(stage)s;
+                CREATE TEMPORARY TABLE %(stage)s ON COMMIT DROP AS
+                WITH agg AS (%(aggregates)s)
+                SELECT partner.id,
+                       agg.first_date AS first_purchase_date,
+                       agg.last_date AS last_purchase_date,
+                       COALESCE(agg.purchases, 0) AS purchase_count,
+                       agg.revenue AS revenue_total,
+                       agg.revenue / NULLIF(agg.purchases, 0) AS average_order_value,
+                       agg.net AS customer_lifetime_value,
+                       agg.company_id AS profile_company_id,
+                       partner.rfm_recency, partner.rfm_frequency,
+                       partner.rfm_monetary, partner.rfm_segment,
+                       partner.value_tier
+                  FROM res_partner partner
+                  LEFT JOIN agg ON agg.partner_id = partner.id
+                 WHERE agg.partner_id IS NOT NULL
+                    OR partner.profile_outdated
+                    OR partner.profile_date IS NOT NULL;
+                ALTER TABLE %(stage)s ADD PRIMARY KEY (id);
+                ANALYZE %(stage)s
+                """,
+                stage=stage,
+                aggregates=self._profile_aggregates_select(SQL()),
+            )
+        )
 
     def action_profile_refresh(self):
         self.profile_refresh()
@@ -287,25 +348,9 @@ class ResPartner(models.Model):
         selected by ``target_ids`` (a query of ids) and clears their outdated
         flag. ``ledger_filter`` restricts the ledger rows read, and must keep
         every row of those partners."""
-        # TODO: rows of companies with different currencies are added up
-        # without conversion.
         return SQL(
             """
-                WITH agg AS (
-                    SELECT tx.partner_id,
-                           MIN(tx.date) FILTER (WHERE tx.kind = 'purchase') AS first_date,
-                           MAX(tx.date) FILTER (WHERE tx.kind = 'purchase') AS last_date,
-                           COUNT(*) FILTER (WHERE tx.kind = 'purchase') AS purchases,
-                           SUM(tx.amount) FILTER (WHERE tx.kind = 'purchase') AS revenue,
-                           SUM(tx.amount) FILTER (
-                               WHERE tx.kind IN ('purchase', 'refund')
-                           ) AS net,
-                           (ARRAY_AGG(tx.company_id ORDER BY tx.date DESC, tx.id DESC)
-                               FILTER (WHERE tx.kind = 'purchase'))[1] AS company_id
-                      FROM crm_customer_transaction tx
-                     %(ledger_filter)s
-                     GROUP BY tx.partner_id
-                ),
+                WITH agg AS (%(aggregates)s),
                 target AS (%(target_ids)s)
                 UPDATE res_partner partner
                    SET first_purchase_date = agg.first_date,
@@ -321,8 +366,33 @@ class ResPartner(models.Model):
                   LEFT JOIN agg ON agg.partner_id = batch.id
                  WHERE partner.id = batch.id
             """,
-            ledger_filter=ledger_filter,
+            aggregates=self._profile_aggregates_select(ledger_filter),
             target_ids=target_ids,
+        )
+
+    @api.model
+    def _profile_aggregates_select(self, ledger_filter):
+        """Return the query of the ledger aggregates per partner of the rows
+        kept by ``ledger_filter`` (a WHERE clause, or empty for all)."""
+        # TODO: rows of companies with different currencies are added up
+        # without conversion.
+        return SQL(
+            """
+            SELECT tx.partner_id,
+                   MIN(tx.date) FILTER (WHERE tx.kind = 'purchase') AS first_date,
+                   MAX(tx.date) FILTER (WHERE tx.kind = 'purchase') AS last_date,
+                   COUNT(*) FILTER (WHERE tx.kind = 'purchase') AS purchases,
+                   SUM(tx.amount) FILTER (WHERE tx.kind = 'purchase') AS revenue,
+                   SUM(tx.amount) FILTER (
+                       WHERE tx.kind IN ('purchase', 'refund')
+                   ) AS net,
+                   (ARRAY_AGG(tx.company_id ORDER BY tx.date DESC, tx.id DESC)
+                       FILTER (WHERE tx.kind = 'purchase'))[1] AS company_id
+              FROM crm_customer_transaction tx
+             %s
+             GROUP BY tx.partner_id
+            """,
+            ledger_filter,
         )
 
     @api.model
@@ -495,7 +565,7 @@ class ResPartner(models.Model):
         )
 
     @api.model
-    def _rfm_query(self, today):
+    def _rfm_query(self, today, table=None):
         score = "LEAST(5, 1 + FLOOR(5 * percent_rank() OVER (PARTITION BY company_id ORDER BY {})))::int"
         return SQL(
             """
@@ -523,7 +593,7 @@ class ResPartner(models.Model):
                 -- with every ledger row of its company.
                 SELECT in_window.*
                   FROM in_window
-                  JOIN res_partner partner ON partner.id = in_window.partner_id
+                  JOIN %(table)s partner ON partner.id = in_window.partner_id
                  WHERE partner.profile_company_id IS NOT DISTINCT FROM in_window.company_id
             ),
             scored AS (
@@ -551,14 +621,14 @@ class ResPartner(models.Model):
                                  ORDER BY rule.sequence, rule.id
                                  LIMIT 1)
                        END AS segment
-                  FROM res_partner partner
+                  FROM %(table)s partner
                   LEFT JOIN scored ON scored.partner_id = partner.id
                  WHERE scored.partner_id IS NOT NULL
                     OR partner.purchase_count > 0
                     OR partner.rfm_segment IS NOT NULL
                     OR partner.rfm_recency IS NOT NULL
             )
-            UPDATE res_partner partner
+            UPDATE %(table)s partner
                SET rfm_recency = target.recency,
                    rfm_frequency = target.frequency,
                    rfm_monetary = target.monetary,
@@ -571,6 +641,7 @@ class ResPartner(models.Model):
                    (target.recency, target.frequency, target.monetary, target.segment)
             """,
             today=today,
+            table=table or SQL.identifier(self._table),
             recency=SQL(score.format("last_date")),
             frequency=SQL(score.format("frequency")),
             monetary=SQL(score.format("monetary")),
@@ -599,9 +670,12 @@ class ResPartner(models.Model):
         return promoted
 
     @api.model
-    def _value_tier_update(self):
+    def _value_tier_update(self, table=None):
         """Write the value tiers, log the changes and return the ids of the
-        partners who entered the one-to-one tier, as rows."""
+        partners who entered the one-to-one tier, as rows.
+
+        ``table`` is ``res_partner`` or a table with the same profile
+        columns, such as the staging table of the full refresh."""
         return self.env.execute_query(
             SQL(
                 """
@@ -612,7 +686,7 @@ class ResPartner(models.Model):
                                PARTITION BY partner.profile_company_id
                                ORDER BY COALESCE(partner.customer_lifetime_value, 0) DESC
                            ) * 100 AS share
-                      FROM res_partner partner
+                      FROM %(table)s partner
                      WHERE partner.purchase_count > 0
                        AND partner.profile_company_id IS NOT NULL
                 ),
@@ -647,15 +721,15 @@ class ResPartner(models.Model):
                       JOIN res_company company ON company.id = customers.company_id
                      UNION ALL
                     SELECT partner.id, partner.profile_company_id, NULL
-                      FROM res_partner partner
+                      FROM %(table)s partner
                      WHERE partner.value_tier IS NOT NULL
                        AND (partner.purchase_count IS NULL OR partner.purchase_count = 0
                             OR partner.profile_company_id IS NULL)
                 ),
                 changed AS (
-                    UPDATE res_partner partner
+                    UPDATE %(table)s partner
                        SET value_tier = target.tier
-                      FROM target, res_partner previous
+                      FROM target, %(table)s previous
                      WHERE partner.id = target.id
                        AND previous.id = target.id
                        AND partner.value_tier IS DISTINCT FROM target.tier
@@ -668,7 +742,8 @@ class ResPartner(models.Model):
                       FROM changed
                 )
                 SELECT id FROM changed WHERE tier = 'one_to_one'
-                """
+                """,
+                table=table or SQL.identifier(self._table),
             )
         )
 
