@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, email_normalize, email_split
+from odoo.tools import SQL, email_normalize, email_split, float_compare
 
 from odoo.addons.crm_consent.tools import normalize_phone
 
@@ -70,6 +70,18 @@ TXN_KIND_WORDS = {
     "pago": "payment",
     "cobro": "payment",
 }
+# Partner fields that a row may write onto a customer found by identity
+# resolution (see crm.legacy.source.partner_update). The name is left out: it
+# falls back to the e-mail or key when the source has no name column.
+UPDATED_PARTNER_FIELDS = (
+    "email",
+    "phone",
+    "street",
+    "city",
+    "zip",
+    "country_id",
+    "vat",
+)
 # Identity rules in the order they are tried.
 IDENTITY_LEVELS = ("ref", "vat", "email", "phone")
 
@@ -233,6 +245,9 @@ class CrmLegacyImporter(models.AbstractModel):
             )
         }
 
+        country_codes = dict(
+            self.env.execute_query(SQL("SELECT id, code FROM res_country"))
+        )
         channels = set(self.env["crm.consent.channel"].sudo().search([]).mapped("code"))
         langs = {
             _plain(code): code
@@ -252,6 +267,7 @@ class CrmLegacyImporter(models.AbstractModel):
             "decimal_separator": source.decimal_separator or ",",
             "thousands_separator": source.thousands_separator or "",
             "countries": countries,
+            "country_codes": country_codes,
             "default_country": source.country_id or company.country_id,
             "currencies": currencies,
             "default_currency_id": (source.currency_id or company.currency_id).id,
@@ -437,7 +453,7 @@ class CrmLegacyImporter(models.AbstractModel):
         """Fill the external key, tax id, e-mail addresses and E.164 phone."""
         display = parsed["display"]
         partner = parsed["partner"]
-        country_code = country.code if country else None
+        country_code = context["country_codes"].get(country.id) if country else None
 
         parsed["ref"] = str(values.get("partner_ref") or "") or False
         if parsed["ref"]:
@@ -993,17 +1009,9 @@ class CrmLegacyImporter(models.AbstractModel):
                 new_tokens.append(token)
                 new_vals.append(dict(parsed["partner"]))
         if new_vals:
-            # Defaults computed once per batch: Odoo computes the missing ones
-            # for every dict, and some run a query each (account's invoice
-            # report default does a search_count).
-            defaults = partners.default_get(list(partners._fields))
-            new_vals = [dict(defaults, **vals) for vals in new_vals]
-            created = partners.with_context(
-                tracking_disable=True,
-                mail_create_nolog=True,
-                mail_create_nosubscribe=True,
-                mail_notrack=True,
-            ).create(new_vals)
+            created = self.env["crm.legacy.partner.writer"]._insert_partners(
+                partners, new_vals, context
+            )
             tokens.update(zip(new_tokens, created.ids, strict=True))
             counts["created"] = len(created)
             context["created_ids"].update(created.ids)
@@ -1014,10 +1022,36 @@ class CrmLegacyImporter(models.AbstractModel):
             if partner_id > 0 and partner_id not in context["created_ids"]:
                 context["matched_ids"].add(partner_id)
 
+        if source.partner_update != "never":
+            self.env["crm.legacy.partner.writer"]._update_partners(
+                partners,
+                self._partner_updates(context, rows),
+                overwrite=source.partner_update == "overwrite",
+            )
         self._write_links(source, rows)
         counts["transactions"] = self._write_transactions(context, rows)
         counts["consents"] = self._write_consents(context, rows)
         return counts
+
+    @api.model
+    def _partner_updates(self, context, rows):
+        """Return ``{partner id: values}`` of the matched partners of ``rows``.
+
+        Partners created in this run are left out: they got the values of
+        their first row. When several rows of the batch hold a value for the
+        same field of one partner, the first row wins.
+        """
+        updates = {}
+        for parsed in rows:
+            partner_id = parsed["resolved_id"]
+            if partner_id in context["created_ids"]:
+                continue
+            values = updates.setdefault(partner_id, {})
+            for field_name in UPDATED_PARTNER_FIELDS:
+                value = parsed["partner"].get(field_name)
+                if value and field_name not in values:
+                    values[field_name] = value
+        return {partner_id: values for partner_id, values in updates.items() if values}
 
     @api.model
     def _write_links(self, source, rows):
@@ -1066,26 +1100,32 @@ class CrmLegacyImporter(models.AbstractModel):
         if not vals_by_ref:
             return 0
         transactions = self.env["crm.customer.transaction"].sudo()
+        company = context["company"]
+        transactions.flush_model(["source_ref", "partner_id", "date", "amount", "kind"])
         existing = {
-            record["source_ref"]: record
-            for record in transactions.search_read(
-                [
-                    ("source_ref", "in", list(vals_by_ref)),
-                    ("company_id", "=", context["company"].id),
-                ],
-                ["source_ref", "partner_id", "date", "amount", "kind"],
+            reference: (partner_id, date, amount, kind)
+            for reference, partner_id, date, amount, kind in self.env.execute_query(
+                SQL(
+                    """
+                    SELECT source_ref, partner_id, date, amount, kind
+                      FROM crm_customer_transaction
+                     WHERE company_id = %s AND source_ref = ANY(%s)
+                    """,
+                    company.id,
+                    list(vals_by_ref),
+                )
             )
         }
-        company = context["company"]
         currency = company.currency_id
+        rounding = currency.rounding
         vals_list = []
         for reference, vals in vals_by_ref.items():
             record = existing.get(reference)
             if (
                 record
-                and record["partner_id"][0] == vals["partner_id"]
-                and record["date"] == vals["date"]
-                and record["kind"] == vals["kind"]
+                and record[0] == vals["partner_id"]
+                and record[1] == vals["date"]
+                and record[3] == vals["kind"]
             ):
                 amount = vals["amount"]
                 if vals["currency_id"] != currency.id:
@@ -1094,7 +1134,7 @@ class CrmLegacyImporter(models.AbstractModel):
                         .browse(vals["currency_id"])
                         ._convert(amount, currency, company, vals["date"])
                     )
-                if currency.compare_amounts(record["amount"], amount) == 0:
+                if float_compare(record[2], amount, precision_rounding=rounding) == 0:
                     continue
             vals_list.append(vals)
         if vals_list:
@@ -1188,9 +1228,10 @@ class CrmLegacyImporter(models.AbstractModel):
             parsed["consent"]["date"] = fields.Datetime.to_datetime(
                 parsed["consent"]["date"]
             )
-        if parsed["partner_id"] < 0 and parsed["partner"].get("vat"):
-            # The placeholder tax id must not become a key for later rows.
-            parsed["partner"].pop("vat")
+        # A reviewed row's tax id is a placeholder or matched several
+        # customers: it must not become a key for later rows, nor fill the
+        # chosen customer's tax id.
+        parsed["partner"].pop("vat", None)
 
         counts = self._write(context, [parsed], {})
         review.run_id.sudo().write(

@@ -81,6 +81,21 @@ class CrmLegacySource(models.Model):
         "confirms.",
     )
 
+    partner_update = fields.Selection(
+        [
+            ("fill", "Fill empty fields"),
+            ("overwrite", "Overwrite with source values"),
+            ("never", "Never"),
+        ],
+        string="Update Matched Customers",
+        default="fill",
+        required=True,
+        help="What a row does to a customer that already exists: fill the "
+        "e-mail, phone, street, city, zip, country and tax id where the "
+        "customer has none, overwrite them with the source's values, or change "
+        "nothing. Names are never changed.",
+    )
+
     # SQL databases
     dsn = fields.Char(
         string="DSN",

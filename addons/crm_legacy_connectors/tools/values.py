@@ -6,6 +6,7 @@ reject the row with the column and the value instead of guessing.
 
 import csv
 import datetime
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -116,6 +117,13 @@ def parse_date(value, date_format="%d/%m/%Y"):
     text = str(value or "").strip()
     if not text:
         raise ValueError(value)
+    return _parse_date_text(text, date_format)
+
+
+# Legacy files repeat the same few thousand dates over millions of rows, and
+# strptime costs about as much as the rest of a row's parsing.
+@functools.lru_cache(maxsize=4096)
+def _parse_date_text(text, date_format):
     formats = [date_format]
     compact_format = re.sub(r"[^%A-Za-z]", "", date_format)
     if compact_format != date_format and text.isdigit():
@@ -130,4 +138,4 @@ def parse_date(value, date_format="%d/%m/%Y"):
     head, _sep, tail = text.partition(" ")
     if tail and re.fullmatch(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?", tail):
         return parse_date(head, date_format)
-    raise ValueError(value)
+    raise ValueError(text)

@@ -1,19 +1,22 @@
 import logging
 import threading
 import time
-from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.tools import SQL
 
 from .crm_rfm_segment import RFM_SEGMENTS
 from .crm_value_tier_log import VALUE_TIERS
+from .sql_tools import jit_disabled
 
 _logger = logging.getLogger(__name__)
 
 # Partners per transaction of the profile refresh: bounds the Python memory
 # (ids and preferred channels) and the row locks held at once.
 PROFILE_BATCH_SIZE = 5000
+# Temporary table of the full refresh, dropped at the end of the refresh or
+# of the transaction.
+PROFILE_STAGE_TABLE = "crm_segments_profile_stage"
 
 
 class ResPartner(models.Model):
@@ -137,9 +140,6 @@ class ResPartner(models.Model):
 
         :returns: True
         """
-        # TODO: a full refresh of 123k customers took 6.7 times as long as one
-        # hand-written UPDATE of the same fields (bench/README.md), above the
-        # 1.5x target: the RFM and tier pass rescans every customer.
         if self:
             partner_ids = self.commercial_partner_id.ids
             for start in range(0, len(partner_ids), PROFILE_BATCH_SIZE):
@@ -155,22 +155,106 @@ class ResPartner(models.Model):
 
     @api.model
     def _profile_refresh_all(self):
-        """Mark every partner with a ledger or a profile outdated, then refresh."""
+        """Refresh the profile of every partner with a ledger or a profile.
+
+        Unlike the incremental refresh, the aggregates, RFM scores and value
+        tiers of all customers are first computed in a temporary table, then
+        written to res_partner by one UPDATE. Writing them in three passes
+        rewrote each customer row, and all its index entries, three times,
+        because the columns involved are indexed. The categories bought and
+        the preferred channel follow, one statement each. No id list is held
+        in Python.
+        """
+        started = time.monotonic()
         self.env["crm.customer.transaction"].flush_model()
-        self.flush_model(["profile_outdated", "purchase_count"])
+        self.env["crm.rfm.segment"].flush_model()
+        self.env["res.company"].flush_model()
+        self.flush_model()
+        stage = SQL.identifier(PROFILE_STAGE_TABLE)
+        with jit_disabled(self.env.cr):
+            self._profile_stage_create(stage)
+            self.env.execute_query(
+                self._rfm_query(fields.Date.context_today(self), table=stage)
+            )
+            promoted_rows = self._value_tier_update(table=stage)
+            self.env.execute_query(
+                SQL(
+                    """
+                    UPDATE res_partner partner
+                       SET first_purchase_date = stage.first_purchase_date,
+                           last_purchase_date = stage.last_purchase_date,
+                           purchase_count = stage.purchase_count,
+                           revenue_total = stage.revenue_total,
+                           average_order_value = stage.average_order_value,
+                           customer_lifetime_value = stage.customer_lifetime_value,
+                           profile_company_id = stage.profile_company_id,
+                           rfm_recency = stage.rfm_recency,
+                           rfm_frequency = stage.rfm_frequency,
+                           rfm_monetary = stage.rfm_monetary,
+                           rfm_segment = stage.rfm_segment,
+                           value_tier = stage.value_tier,
+                           profile_outdated = FALSE,
+                           profile_date = now() AT TIME ZONE 'UTC'
+                      FROM %s stage
+                     WHERE partner.id = stage.id;
+                    DROP TABLE %s
+                    """,
+                    stage,
+                    stage,
+                )
+            )
+            self._refresh_purchased_categories(None)
+        self.invalidate_model()
+        self.env["crm.value.tier.log"].invalidate_model()
+        # now() is the start of the transaction, the profile_date just written.
+        self._refresh_preferred_channel(
+            SQL(
+                "SELECT id FROM res_partner WHERE profile_date = now() AT TIME ZONE 'UTC'"
+            )
+        )
+        self.invalidate_model()
+        promoted = self.browse([row[0] for row in promoted_rows])
+        if promoted:
+            self._schedule_one_to_one_activities(promoted)
+        _logger.info(
+            "Profile refresh of all customers in %.2fs",
+            time.monotonic() - started,
+        )
+        return True
+
+    @api.model
+    def _profile_stage_create(self, stage):
+        """Create the temporary table ``stage`` with the current profile
+        columns of every partner to refresh and their new ledger aggregates."""
         self.env.execute_query(
             SQL(
                 """
-                UPDATE res_partner partner SET profile_outdated = TRUE
-                 WHERE partner.profile_outdated IS NOT TRUE
-                   AND (partner.profile_date IS NOT NULL
-                        OR EXISTS (SELECT 1 FROM crm_customer_transaction tx
-                                    WHERE tx.partner_id = partner.id))
-                """
+                DROP TABLE IF EXISTS %(stage)s;
+                CREATE TEMPORARY TABLE %(stage)s ON COMMIT DROP AS
+                WITH agg AS (%(aggregates)s)
+                SELECT partner.id,
+                       agg.first_date AS first_purchase_date,
+                       agg.last_date AS last_purchase_date,
+                       COALESCE(agg.purchases, 0) AS purchase_count,
+                       agg.revenue AS revenue_total,
+                       agg.revenue / NULLIF(agg.purchases, 0) AS average_order_value,
+                       agg.net AS customer_lifetime_value,
+                       agg.company_id AS profile_company_id,
+                       partner.rfm_recency, partner.rfm_frequency,
+                       partner.rfm_monetary, partner.rfm_segment,
+                       partner.value_tier
+                  FROM res_partner partner
+                  LEFT JOIN agg ON agg.partner_id = partner.id
+                 WHERE agg.partner_id IS NOT NULL
+                    OR partner.profile_outdated
+                    OR partner.profile_date IS NOT NULL;
+                ALTER TABLE %(stage)s ADD PRIMARY KEY (id);
+                ANALYZE %(stage)s
+                """,
+                stage=stage,
+                aggregates=self._profile_aggregates_select(SQL()),
             )
         )
-        self.invalidate_model(["profile_outdated"])
-        return self.browse().profile_refresh()
 
     def action_profile_refresh(self):
         self.profile_refresh()
@@ -242,26 +326,32 @@ class ResPartner(models.Model):
         started = time.monotonic()
         self.env["crm.customer.transaction"].flush_model()
         self.flush_model()
-        # TODO: rows of companies with different currencies are added up
-        # without conversion.
-        self.env.execute_query(
-            SQL(
-                """
-                WITH agg AS (
-                    SELECT tx.partner_id,
-                           MIN(tx.date) FILTER (WHERE tx.kind = 'purchase') AS first_date,
-                           MAX(tx.date) FILTER (WHERE tx.kind = 'purchase') AS last_date,
-                           COUNT(*) FILTER (WHERE tx.kind = 'purchase') AS purchases,
-                           SUM(tx.amount) FILTER (WHERE tx.kind = 'purchase') AS revenue,
-                           SUM(tx.amount) FILTER (
-                               WHERE tx.kind IN ('purchase', 'refund')
-                           ) AS net,
-                           (ARRAY_AGG(tx.company_id ORDER BY tx.date DESC, tx.id DESC)
-                               FILTER (WHERE tx.kind = 'purchase'))[1] AS company_id
-                      FROM crm_customer_transaction tx
-                     WHERE tx.partner_id = ANY(%(ids)s)
-                     GROUP BY tx.partner_id
+        with jit_disabled(self.env.cr):
+            self.env.execute_query(
+                self._profile_aggregates_query(
+                    SQL("WHERE tx.partner_id = ANY(%s)", partner_ids),
+                    SQL("SELECT unnest(%s::int[])", partner_ids),
                 )
+            )
+            self._refresh_purchased_categories(partner_ids)
+        self._refresh_preferred_channel(partner_ids)
+        self.invalidate_model()
+        _logger.info(
+            "Profile refresh: %s partners in %.2fs",
+            len(partner_ids),
+            time.monotonic() - started,
+        )
+
+    @api.model
+    def _profile_aggregates_query(self, ledger_filter, target_ids):
+        """Return the UPDATE that writes the ledger aggregates of the partners
+        selected by ``target_ids`` (a query of ids) and clears their outdated
+        flag. ``ledger_filter`` restricts the ledger rows read, and must keep
+        every row of those partners."""
+        return SQL(
+            """
+                WITH agg AS (%(aggregates)s),
+                target AS (%(target_ids)s)
                 UPDATE res_partner partner
                    SET first_purchase_date = agg.first_date,
                        last_purchase_date = agg.last_date,
@@ -272,32 +362,55 @@ class ResPartner(models.Model):
                        profile_company_id = agg.company_id,
                        profile_outdated = FALSE,
                        profile_date = now() AT TIME ZONE 'UTC'
-                  FROM unnest(%(ids)s::int[]) AS batch(id)
+                  FROM target AS batch(id)
                   LEFT JOIN agg ON agg.partner_id = batch.id
                  WHERE partner.id = batch.id
-                """,
-                ids=partner_ids,
-            )
+            """,
+            aggregates=self._profile_aggregates_select(ledger_filter),
+            target_ids=target_ids,
         )
-        self._refresh_purchased_categories(partner_ids)
-        self._refresh_preferred_channel(partner_ids)
-        self.invalidate_model()
-        _logger.info(
-            "Profile refresh: %s partners in %.2fs",
-            len(partner_ids),
-            time.monotonic() - started,
+
+    @api.model
+    def _profile_aggregates_select(self, ledger_filter):
+        """Return the query of the ledger aggregates per partner of the rows
+        kept by ``ledger_filter`` (a WHERE clause, or empty for all)."""
+        # TODO: rows of companies with different currencies are added up
+        # without conversion.
+        return SQL(
+            """
+            SELECT tx.partner_id,
+                   MIN(tx.date) FILTER (WHERE tx.kind = 'purchase') AS first_date,
+                   MAX(tx.date) FILTER (WHERE tx.kind = 'purchase') AS last_date,
+                   COUNT(*) FILTER (WHERE tx.kind = 'purchase') AS purchases,
+                   SUM(tx.amount) FILTER (WHERE tx.kind = 'purchase') AS revenue,
+                   SUM(tx.amount) FILTER (
+                       WHERE tx.kind IN ('purchase', 'refund')
+                   ) AS net,
+                   (ARRAY_AGG(tx.company_id ORDER BY tx.date DESC, tx.id DESC)
+                       FILTER (WHERE tx.kind = 'purchase'))[1] AS company_id
+              FROM crm_customer_transaction tx
+             %s
+             GROUP BY tx.partner_id
+            """,
+            ledger_filter,
         )
 
     @api.model
     def _refresh_purchased_categories(self, partner_ids):
-        """Replace the categories bought by ``partner_ids`` with the product
-        categories of their confirmed orders and posted invoices in the ledger.
+        """Replace the categories bought by ``partner_ids`` (every partner when
+        None) with the product categories of their confirmed orders and posted
+        invoices in the ledger.
         """
+        if partner_ids is None:
+            rel_filter = tx_filter = SQL("TRUE")
+        else:
+            rel_filter = SQL("partner_id = ANY(%s)", partner_ids)
+            tx_filter = SQL("tx.partner_id = ANY(%s)", partner_ids)
         self.env.execute_query(
             SQL(
                 """
                 DELETE FROM res_partner_purchased_category_rel
-                 WHERE partner_id = ANY(%(ids)s);
+                 WHERE %(rel_filter)s;
                 INSERT INTO res_partner_purchased_category_rel (partner_id, category_id)
                 SELECT tx.partner_id, template.categ_id
                   FROM crm_customer_transaction tx
@@ -305,7 +418,7 @@ class ResPartner(models.Model):
                     ON tx.res_model = 'sale.order' AND line.order_id = tx.res_id
                   JOIN product_product product ON product.id = line.product_id
                   JOIN product_template template ON template.id = product.product_tmpl_id
-                 WHERE tx.partner_id = ANY(%(ids)s) AND tx.kind = 'purchase'
+                 WHERE %(tx_filter)s AND tx.kind = 'purchase'
                  UNION
                 SELECT tx.partner_id, template.categ_id
                   FROM crm_customer_transaction tx
@@ -313,94 +426,119 @@ class ResPartner(models.Model):
                     ON tx.res_model = 'account.move' AND line.move_id = tx.res_id
                   JOIN product_product product ON product.id = line.product_id
                   JOIN product_template template ON template.id = product.product_tmpl_id
-                 WHERE tx.partner_id = ANY(%(ids)s) AND tx.kind = 'purchase'
+                 WHERE %(tx_filter)s AND tx.kind = 'purchase'
                    AND line.display_type = 'product'
                 """,
-                ids=partner_ids,
+                rel_filter=rel_filter,
+                tx_filter=tx_filter,
             )
         )
 
     @api.model
-    def _get_channel_response_counts(self, partner_ids):
-        """Return ``{partner_id: {channel_code: count}}`` of customer responses.
+    def _channel_responses_query(self, target):
+        """Return a query of ``(partner_id, channel_code, count)`` rows: the
+        responses of the partners selected by ``target`` (a query of ids).
 
         Counts the e-mails the partners sent that Odoo received. Addons that
-        record campaign responses extend this hook with their own channels.
+        record campaign responses extend this hook with their own channels,
+        for instance with a UNION ALL.
         """
         self.env["mail.message"].flush_model(["author_id", "message_type"])
-        rows = self.env.execute_query(
-            SQL(
-                """
-                SELECT author_id, COUNT(*)
-                  FROM mail_message
-                 WHERE author_id = ANY(%s) AND message_type = 'email'
-                 GROUP BY author_id
-                """,
-                partner_ids,
-            )
+        return SQL(
+            """
+            SELECT author_id AS partner_id, 'email' AS channel_code, COUNT(*) AS count
+              FROM mail_message
+             WHERE author_id IN (%s) AND message_type = 'email'
+             GROUP BY author_id
+            """,
+            target,
         )
-        counts = defaultdict(dict)
-        for partner_id, count in rows:
-            counts[partner_id]["email"] = count
-        return counts
 
     @api.model
     def _refresh_preferred_channel(self, partner_ids):
-        """Set the preferred channel of ``partner_ids``.
+        """Set the preferred channel of ``partner_ids`` with one statement.
 
+        ``partner_ids`` is a list of ids, or an SQL query of ids, whose
+        partners are then checked against the consent gate all at once.
         Only channels the partner may be contacted on for marketing count (the
         consent gate of crm_consent). Among them, the one with most responses
         wins, then the one with the latest marketing consent, then the channel
         sequence.
         """
-        partners = self.browse(partner_ids)
+        consent = self.env["crm.consent"].sudo()
         channels = self.env["crm.consent.channel"].sudo().search([])
-        responses = self._get_channel_response_counts(partner_ids)
-        self.env["crm.consent"].flush_model()
-        consent_dates = defaultdict(dict)
-        for partner_id, channel_id, date in self.env.execute_query(
-            SQL(
-                """
-                SELECT consent.partner_id, consent.channel_id, consent.date
-                  FROM crm_consent consent
-                  JOIN crm_consent_purpose purpose ON purpose.id = consent.purpose_id
-                 WHERE consent.partner_id = ANY(%s)
-                   AND purpose.code = 'marketing'
-                   AND consent.state = 'granted'
-                """,
-                partner_ids,
-            )
-        ):
-            consent_dates[partner_id][channel_id] = date
-
-        best = {}
-        for position, channel in enumerate(channels):
-            for partner_id in partners.sudo().consent_filter_contactable(channel.code):
-                key = (
-                    responses.get(partner_id, {}).get(channel.code, 0),
-                    consent_dates[partner_id].get(channel.id)
-                    or fields.Datetime.from_string("1970-01-01 00:00:00"),
-                    -position,
-                )
-                if partner_id not in best or key > best[partner_id][0]:
-                    best[partner_id] = (key, channel.id)
-
-        self.env.execute_query(
-            SQL(
-                """
-                UPDATE res_partner partner
-                   SET preferred_channel_id = preferred.channel_id
-                  FROM unnest(%s::int[], %s::int[]) AS preferred(id, channel_id)
-                 WHERE partner.id = preferred.id
-                   AND partner.preferred_channel_id IS DISTINCT FROM preferred.channel_id
-                """,
-                partner_ids,
-                [
-                    best[partner_id][1] if partner_id in best else None
-                    for partner_id in partner_ids
-                ],
-            )
+        purpose = consent._get_purpose("marketing")
+        if isinstance(partner_ids, SQL):
+            target, gate_ids = partner_ids, None
+        else:
+            target, gate_ids = SQL("SELECT unnest(%s::int[])", partner_ids), partner_ids
+        self.flush_model(
+            ["active", "email_normalized", "phone_e164", "mobile_e164", "street"]
         )
+        consent.flush_model()
+        self.env["mail.blacklist"].flush_model(["email", "active"])
+        self.env["phone.blacklist"].flush_model(["number", "active"])
+        self.env["crm.consent.regime"].flush_model()
+        if channels:
+            contactable = SQL(" UNION ALL ").join(
+                SQL(
+                    "SELECT %s AS channel_id, %s AS position, gate.id AS partner_id "
+                    "FROM (%s) AS gate",
+                    channel.id,
+                    position,
+                    consent._contactable_query(channel, purpose, partner_ids=gate_ids),
+                )
+                for position, channel in enumerate(channels)
+            )
+        else:
+            contactable = SQL("SELECT NULL::int, NULL::int, NULL::int WHERE FALSE")
+        with jit_disabled(self.env.cr):
+            self.env.execute_query(
+                SQL(
+                    """
+                    WITH target AS (%(target)s),
+                    contactable AS (%(contactable)s),
+                    responses AS (%(responses)s),
+                    best AS (
+                        SELECT DISTINCT ON (contactable.partner_id)
+                               contactable.partner_id, contactable.channel_id
+                          FROM contactable
+                          JOIN crm_consent_channel channel
+                            ON channel.id = contactable.channel_id
+                          LEFT JOIN responses
+                                 ON responses.partner_id = contactable.partner_id
+                                AND responses.channel_code = channel.code
+                          LEFT JOIN crm_consent consent
+                                 ON consent.partner_id = contactable.partner_id
+                                AND consent.channel_id = contactable.channel_id
+                                AND consent.purpose_id = %(purpose)s
+                                AND consent.state = 'granted'
+                         WHERE contactable.partner_id IN (SELECT * FROM target)
+                         ORDER BY contactable.partner_id,
+                                  COALESCE(responses.count, 0) DESC,
+                                  consent.date DESC NULLS LAST,
+                                  contactable.position
+                    ),
+                    result AS (
+                        SELECT batch.id, best.channel_id
+                          FROM target AS batch(id)
+                          LEFT JOIN best ON best.partner_id = batch.id
+                    )
+                    UPDATE res_partner partner
+                       SET preferred_channel_id = result.channel_id
+                      FROM result
+                     WHERE partner.id = result.id
+                       AND partner.preferred_channel_id
+                           IS DISTINCT FROM result.channel_id
+                    """,
+                    target=target,
+                    contactable=contactable,
+                    responses=self._channel_responses_query(
+                        SQL("SELECT * FROM target")
+                    ),
+                    purpose=purpose.id,
+                )
+            )
 
     @api.model
     def _rfm_refresh(self, today=None):
@@ -420,13 +558,14 @@ class ResPartner(models.Model):
         self.env["crm.rfm.segment"].flush_model()
         self.env["res.company"].flush_model(["rfm_window_days"])
         self.flush_model()
-        self.env.execute_query(self._rfm_query(today))
+        with jit_disabled(self.env.cr):
+            self.env.execute_query(self._rfm_query(today))
         self.invalidate_model(
             ["rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_segment"]
         )
 
     @api.model
-    def _rfm_query(self, today):
+    def _rfm_query(self, today, table=None):
         score = "LEAST(5, 1 + FLOOR(5 * percent_rank() OVER (PARTITION BY company_id ORDER BY {})))::int"
         return SQL(
             """
@@ -454,7 +593,7 @@ class ResPartner(models.Model):
                 -- with every ledger row of its company.
                 SELECT in_window.*
                   FROM in_window
-                  JOIN res_partner partner ON partner.id = in_window.partner_id
+                  JOIN %(table)s partner ON partner.id = in_window.partner_id
                  WHERE partner.profile_company_id IS NOT DISTINCT FROM in_window.company_id
             ),
             scored AS (
@@ -482,14 +621,14 @@ class ResPartner(models.Model):
                                  ORDER BY rule.sequence, rule.id
                                  LIMIT 1)
                        END AS segment
-                  FROM res_partner partner
+                  FROM %(table)s partner
                   LEFT JOIN scored ON scored.partner_id = partner.id
                  WHERE scored.partner_id IS NOT NULL
                     OR partner.purchase_count > 0
                     OR partner.rfm_segment IS NOT NULL
                     OR partner.rfm_recency IS NOT NULL
             )
-            UPDATE res_partner partner
+            UPDATE %(table)s partner
                SET rfm_recency = target.recency,
                    rfm_frequency = target.frequency,
                    rfm_monetary = target.monetary,
@@ -502,6 +641,7 @@ class ResPartner(models.Model):
                    (target.recency, target.frequency, target.monetary, target.segment)
             """,
             today=today,
+            table=table or SQL.identifier(self._table),
             recency=SQL(score.format("last_date")),
             frequency=SQL(score.format("frequency")),
             monetary=SQL(score.format("monetary")),
@@ -520,7 +660,23 @@ class ResPartner(models.Model):
         """
         self.flush_model()
         self.env["res.company"].flush_model()
-        rows = self.env.execute_query(
+        with jit_disabled(self.env.cr):
+            rows = self._value_tier_update()
+        self.invalidate_model(["value_tier"])
+        self.env["crm.value.tier.log"].invalidate_model()
+        promoted = self.browse([row[0] for row in rows])
+        if promoted:
+            self._schedule_one_to_one_activities(promoted)
+        return promoted
+
+    @api.model
+    def _value_tier_update(self, table=None):
+        """Write the value tiers, log the changes and return the ids of the
+        partners who entered the one-to-one tier, as rows.
+
+        ``table`` is ``res_partner`` or a table with the same profile
+        columns, such as the staging table of the full refresh."""
+        return self.env.execute_query(
             SQL(
                 """
                 WITH customers AS (
@@ -530,7 +686,7 @@ class ResPartner(models.Model):
                                PARTITION BY partner.profile_company_id
                                ORDER BY COALESCE(partner.customer_lifetime_value, 0) DESC
                            ) * 100 AS share
-                      FROM res_partner partner
+                      FROM %(table)s partner
                      WHERE partner.purchase_count > 0
                        AND partner.profile_company_id IS NOT NULL
                 ),
@@ -565,15 +721,15 @@ class ResPartner(models.Model):
                       JOIN res_company company ON company.id = customers.company_id
                      UNION ALL
                     SELECT partner.id, partner.profile_company_id, NULL
-                      FROM res_partner partner
+                      FROM %(table)s partner
                      WHERE partner.value_tier IS NOT NULL
                        AND (partner.purchase_count IS NULL OR partner.purchase_count = 0
                             OR partner.profile_company_id IS NULL)
                 ),
                 changed AS (
-                    UPDATE res_partner partner
+                    UPDATE %(table)s partner
                        SET value_tier = target.tier
-                      FROM target, res_partner previous
+                      FROM target, %(table)s previous
                      WHERE partner.id = target.id
                        AND previous.id = target.id
                        AND partner.value_tier IS DISTINCT FROM target.tier
@@ -586,15 +742,10 @@ class ResPartner(models.Model):
                       FROM changed
                 )
                 SELECT id FROM changed WHERE tier = 'one_to_one'
-                """
+                """,
+                table=table or SQL.identifier(self._table),
             )
         )
-        self.invalidate_model(["value_tier"])
-        self.env["crm.value.tier.log"].invalidate_model()
-        promoted = self.browse([row[0] for row in rows])
-        if promoted:
-            self._schedule_one_to_one_activities(promoted)
-        return promoted
 
     @api.model
     def _schedule_one_to_one_activities(self, partners):

@@ -1,3 +1,5 @@
+from freezegun import freeze_time
+
 from odoo.tests import tagged
 
 from .common import RfmCommon
@@ -76,3 +78,55 @@ class TestValueTiers(RfmCommon):
         )
         self.assertEqual(len(activities), 1)
         self.assertEqual(activities.user_id, salesperson)
+
+    def snapshot_profiles(self):
+        """Return the profile values, tier log and activities of the people."""
+        names = [
+            "first_purchase_date",
+            "last_purchase_date",
+            "purchase_count",
+            "revenue_total",
+            "average_order_value",
+            "customer_lifetime_value",
+            "profile_company_id",
+            "rfm_recency",
+            "rfm_frequency",
+            "rfm_monetary",
+            "rfm_segment",
+            "value_tier",
+            "preferred_channel_id",
+            "profile_outdated",
+        ]
+        self.env.invalidate_all()
+        people = self.Partner.browse([partner.id for partner in self.people.values()])
+        profiles = {row["id"]: row for row in people.read(names)}
+        logs = sorted(
+            (log.partner_id.id, log.previous_tier or "", log.tier or "")
+            for log in people.value_tier_log_ids
+        )
+        activities = self.env["mail.activity"].search_count(
+            [("res_model", "=", "res.partner"), ("res_id", "in", people.ids)]
+        )
+        return profiles, logs, activities
+
+    def test_full_refresh_matches_batch_refresh(self):
+        salesperson = self.env["res.users"].create(
+            {"name": "Rocío Vega", "login": "rocio.vega@ejemplo.es"}
+        )
+        self.people["Gloria"].user_id = salesperson
+        self.shop.write(
+            {"tier_one_to_one_percent": 10.0, "tier_database_percent": 50.0}
+        )
+        with self.env.cr.savepoint() as savepoint:
+            self.refresh_profiles()
+            by_batch = self.snapshot_profiles()
+            savepoint.rollback()
+        self.env.invalidate_all()
+        with freeze_time(self.TODAY):
+            self.Partner._profile_refresh_all()
+        full = self.snapshot_profiles()
+
+        self.assertEqual(full[0], by_batch[0])
+        self.assertEqual(full[1], by_batch[1])
+        self.assertEqual(full[2], by_batch[2])
+        self.assertEqual(full[2], 1, "Gloria's salesperson gets one to-do")
