@@ -529,6 +529,20 @@ class TestCampaignExperiment(CampaignCase):
             self.assertLessEqual(row["interval_low"], row["rate"])
             self.assertGreaterEqual(row["interval_high"], row["rate"])
 
+        # The conversion metric counts buyers, not orders: Ana's two orders
+        # make one conversion.
+        step.test_metric = "conversion"
+        rows = {
+            row["variant_id"]: row for row in step.get_experiment_results()["variants"]
+        }
+        for variant in step.variant_ids:
+            buyers = traces.filtered(
+                lambda t, v=variant: (
+                    t.variant_id == v and t.partner_id in (self.ana | self.bruno)
+                )
+            )
+            self.assertEqual(rows[variant.id]["successes"], len(buyers))
+
     def test_results_are_xmlrpc_safe(self):
         campaign, step = self.create_experiment([("Control", {}), ("Reto", {})])
         campaign.action_launch()
