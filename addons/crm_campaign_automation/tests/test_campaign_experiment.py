@@ -323,7 +323,7 @@ class TestCampaignExperiment(CampaignCase):
         self.assertAlmostEqual(rows[challenger.id]["probability_best"], expected)
         self.assertGreater(expected, 0.95)
         # Rates 1 and 0 have no variance, so the normal approximation of the
-        # mSPRT sees a certain difference: p-value 0.
+        # mSPRT gives a certain difference: p-value 0.
         self.assertEqual(rows[challenger.id]["p_value"], 0.0)
 
         messages_before = len(campaign.message_ids)
@@ -427,7 +427,7 @@ class TestCampaignExperiment(CampaignCase):
         step.test_p_values = {key: 0.01}
         rows = {r["variant_id"]: r for r in step.get_experiment_results()["variants"]}
         self.assertAlmostEqual(rows[challenger.id]["p_value"], 0.01)
-        # A new metric starts a new test and forgets the old looks.
+        # A new metric starts a new test and clears the stored looks.
         step.test_metric = "open"
         self.assertFalse(step.test_p_values)
         step.test_metric = "click"

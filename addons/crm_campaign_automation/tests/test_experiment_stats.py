@@ -101,7 +101,8 @@ class TestExperimentStats(BaseCase):
     def test_msprt_rates_by_hand(self):
         # No published worked example of the mSPRT with verifiable numbers was
         # found, so the expected values are worked out here from the formula
-        # of Johari, Koomen, Pekelis and Walsh (KDD 2017) for n pairs:
+        # of Johari, Koomen, Pekelis and Walsh (KDD 2017) for n pairs, as the R
+        # package mixtureSPRT documents it (function mSPRT, Bernoulli case):
         # Lambda = sqrt(V / (V + n tau^2))
         #          * exp(n^2 tau^2 d^2 / (2 V (V + n tau^2))),
         # V = p1 (1 - p1) + p2 (1 - p2), tau^2 = 0.01 V (the module default).
@@ -120,10 +121,11 @@ class TestExperimentStats(BaseCase):
         # 150/1000 against 100/1000: d = 0.05, V = 0.1275 + 0.09 = 0.2175,
         # n tau^2 = 10 V, so sqrt(V / (V + n tau^2)) = sqrt(1/11) and the
         # exponent is 10^6 * 0.002175 * 0.0025 / (2 * 0.2175 * 2.3925)
-        # = 5.4375 / 1.040738 = 5.224660: log Lambda = -1.198948 + 5.224660.
+        # = 5.4375 / 1.040738 = 5.2246604, and sqrt(1/11) has the logarithm
+        # -1.1989476, so log Lambda = 4.0257128.
         log_ratio = stats.rate_difference_log_likelihood_ratio(150, 1000, 100, 1000)
-        self.assertAlmostEqual(log_ratio, 4.025712, places=6)
-        # p = exp(-4.025712) = 0.01785: significant at 0.05.
+        self.assertAlmostEqual(log_ratio, 4.025713, places=6)
+        # p = exp(-4.0257128) = 0.01785: significant at 0.05.
         self.assertAlmostEqual(stats.msprt_p_value(log_ratio), 0.01785, places=5)
         # The statistic is symmetric in the two variants.
         self.assertAlmostEqual(
