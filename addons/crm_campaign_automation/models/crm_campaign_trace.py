@@ -445,6 +445,7 @@ class CrmCampaignTrace(models.Model):
             or self.env.company.email_formatted
         )
         rows = []
+        labels = {}
         for trace, body in zip(self, bodies, strict=True):
             partner = trace.partner_id
             values = rendered[partner.id]
@@ -455,7 +456,9 @@ class CrmCampaignTrace(models.Model):
                     "record_name": partner.display_name,
                     "email": partner.email_normalized or partner.email,
                     "subject": values.get("subject") or step.name,
-                    "body_html": str(self._append_preference_link(body, partner)),
+                    "body_html": str(
+                        self._append_preference_link(body, partner, labels)
+                    ),
                     "email_from": values.get("email_from") or default_email_from,
                     "reply_to": values.get("reply_to") or None,
                     "mail_server_id": values.get("mail_server_id") or None,
@@ -584,7 +587,7 @@ class CrmCampaignTrace(models.Model):
         base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url")
         short_prefix = base_url + "/r/"
         parsed = []
-        url_values = []
+        url_values = {}
         for body in bodies:
             if not body or is_html_empty(body):
                 parsed.append(None)
@@ -597,33 +600,50 @@ class CrmCampaignTrace(models.Model):
                 skip_prefix=short_prefix,
                 skip_list=skip_list,
             )
-            parsed.append((root, nodes) if nodes else None)
-            url_values.extend(dict(tracker_values, **item) for item in urls_and_labels)
+            parsed.append((root, nodes, urls_and_labels) if nodes else None)
+            for item in urls_and_labels:
+                url_values.setdefault((item["url"], item["label"]), item)
         if not url_values:
             return bodies
-        trackers = iter(self.env["link.tracker"].sudo().search_or_create(url_values))
+        # search_or_create costs a default_get per value, so each distinct
+        # link and label is passed once.
+        trackers = (
+            self.env["link.tracker"]
+            .sudo()
+            .search_or_create(
+                [dict(tracker_values, **item) for item in url_values.values()]
+            )
+        )
+        short_urls = dict(zip(url_values, trackers.mapped("short_url"), strict=True))
         result = []
         for body, parsed_body in zip(bodies, parsed, strict=True):
             if not parsed_body:
                 result.append(body)
                 continue
-            root, nodes = parsed_body
-            for node in nodes:
-                node.set("href", next(trackers).short_url)
+            root, nodes, urls_and_labels = parsed_body
+            for node, item in zip(nodes, urls_and_labels, strict=True):
+                node.set("href", short_urls[item["url"], item["label"]])
             result.append(
                 Markup(lxml.html.tostring(root, encoding="unicode", method="xml"))
             )
         return result
 
-    def _append_preference_link(self, body, partner):
+    def _append_preference_link(self, body, partner, labels=None):
         """Append the link to the partner's consent preferences, when crm_consent
-        provides it, after link tracking so that the signed URL stays intact."""
+        provides it, after link tracking so that the signed URL stays intact.
+
+        ``labels`` caches the translated link text per language for a batch.
+        """
         if not hasattr(partner, "consent_preference_url"):
             return body
         url = partner.sudo().consent_preference_url()
-        label = self.with_context(lang=partner.lang or self.env.lang).env._(
-            "Manage your communication preferences"
-        )
+        lang = partner.lang or self.env.lang
+        labels = {} if labels is None else labels
+        if lang not in labels:
+            labels[lang] = self.with_context(lang=lang).env._(
+                "Manage your communication preferences"
+            )
+        label = labels[lang]
         footer = Markup('<p style="font-size: 12px;"><a href="%s">%s</a></p>') % (
             url,
             label,
