@@ -420,8 +420,8 @@ class CrmCampaignTrace(models.Model):
         one ``mail.mail`` with its ``mailing.trace`` per partner.
 
         Link tracking looks up or creates the trackers of the whole batch in
-        one call, and the mails, their mailing traces and the trace updates
-        are each written in one batch.
+        one call, and ``_insert_mails`` writes the mails of the batch with one
+        SQL statement.
         """
         mailing = step._get_mailing()
         partners = self.partner_id
@@ -484,6 +484,8 @@ class CrmCampaignTrace(models.Model):
         Every ``message_id`` must be unique, because it joins the inserted
         rows back to their traces.
         """
+        # NOTE: overrides of mail.mail, mail.message or mailing.trace create()
+        # in other modules do not run for campaign e-mails.
         if not rows:
             return
         self.flush_recordset(["mail_mail_id", "mailing_trace_id"])

@@ -171,7 +171,7 @@ class CrmCampaignTrace(models.Model):
         The token is ``<trace id>.<expiry>.<signature>``. It opens nothing when
         it is malformed, tampered with or expired, when the trace is gone or
         not executed, or when its offer is archived or past its end date, so
-        the caller can answer every failure the same way.
+        the caller can respond to every failure the same way.
         """
         empty = self.browse()
         trace_text, _sep, signed = (token or "").partition(".")
