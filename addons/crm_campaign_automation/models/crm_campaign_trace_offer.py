@@ -2,6 +2,8 @@ import logging
 from datetime import date
 from urllib.parse import quote as url_quote
 
+from markupsafe import Markup
+
 from odoo import fields, models
 from odoo.tools import SQL
 
@@ -160,6 +162,24 @@ class CrmCampaignTrace(models.Model):
         for placeholder, value in replacements:
             body = body.replace(placeholder, value)
         return body
+
+    def _execute_call(self, step):
+        """Add the partner's offer code and page link to the call activity,
+        so that the caller can propose the offer and record its outcome."""
+        result = super()._execute_call(step)
+        if not step.offer_id:
+            return result
+        for trace in self.filtered("activity_id"):
+            offer_line = Markup("<p>%s</p>") % trace.with_context(
+                lang=trace.activity_id.user_id.lang or self.env.lang
+            ).env._(
+                "Offer %(offer)s: code %(code)s, page %(url)s",
+                offer=step.offer_id.name,
+                code=trace.offer_code or "-",
+                url=trace.offer_url,
+            )
+            trace.activity_id.note = (trace.activity_id.note or Markup()) + offer_line
+        return result
 
     # ------------------------------------------------------------------
     # Offer page tokens
