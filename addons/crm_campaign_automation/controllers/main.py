@@ -32,7 +32,7 @@ class CampaignOfferController(http.Controller):
     The token in the URL is checked (HMAC, constant-time comparison, expiry,
     offer validity) before anything is read as superuser. A malformed,
     tampered, expired or unknown token gets the same neutral page with the
-    same status, so the answer never tells whether a trace exists.
+    same status, so the response never reveals whether a trace exists.
     """
 
     def _invalid_link(self):

@@ -2,6 +2,8 @@ import logging
 from datetime import date
 from urllib.parse import quote as url_quote
 
+from markupsafe import Markup
+
 from odoo import fields, models
 from odoo.tools import SQL
 
@@ -161,6 +163,24 @@ class CrmCampaignTrace(models.Model):
             body = body.replace(placeholder, value)
         return body
 
+    def _execute_call(self, step):
+        """Add the partner's offer code and page link to the call activity,
+        so that the caller can propose the offer and record its outcome."""
+        result = super()._execute_call(step)
+        if not step.offer_id:
+            return result
+        for trace in self.filtered("activity_id"):
+            offer_line = Markup("<p>%s</p>") % trace.with_context(
+                lang=trace.activity_id.user_id.lang or self.env.lang
+            ).env._(
+                "Offer %(offer)s: code %(code)s, page %(url)s",
+                offer=step.offer_id.name,
+                code=trace.offer_code or "-",
+                url=trace.offer_url,
+            )
+            trace.activity_id.note = (trace.activity_id.note or Markup()) + offer_line
+        return result
+
     # ------------------------------------------------------------------
     # Offer page tokens
     # ------------------------------------------------------------------
@@ -171,7 +191,7 @@ class CrmCampaignTrace(models.Model):
         The token is ``<trace id>.<expiry>.<signature>``. It opens nothing when
         it is malformed, tampered with or expired, when the trace is gone or
         not executed, or when its offer is archived or past its end date, so
-        the caller can answer every failure the same way.
+        the caller can respond to every failure the same way.
         """
         empty = self.browse()
         trace_text, _sep, signed = (token or "").partition(".")

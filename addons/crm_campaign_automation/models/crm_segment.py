@@ -46,8 +46,8 @@ class CrmSegment(models.Model):
         The refresh applies the change at once and logs the entries and exits
         as any refresh does.
         """
-        # NOTE: the refresh recomputes the whole segment, once per executor
-        # batch and step, which costs a few seconds on segments of 100k members.
+        # NOTE: the refresh recomputes the whole segment once per executor
+        # batch and step, so action steps on large segments are slow.
         self.ensure_one()
         if add:
             self.write(

@@ -206,3 +206,32 @@ class TestCampaignActions(CampaignCase):
 
         self.assertEqual(self.traces_of(high).mapped("state"), ["done"] * 3)
         self.assertEqual(self.traces_of(low).mapped("skip_reason"), ["pressure"] * 3)
+
+    def test_queued_mail_matches_orm_and_sends(self):
+        """The e-mails the executor inserts in batch look like those
+        mail.mail.create writes, and the mail queue sends them."""
+        campaign = self.run_campaign([{"kind": "email"}])
+        trace = self.traces_of(campaign, partner=self.ana)
+        mail = trace.mail_mail_id
+
+        self.assertEqual(mail.state, "outgoing")
+        self.assertEqual(mail.recipient_ids, self.ana)
+        self.assertEqual(mail.model, "res.partner")
+        self.assertEqual(mail.res_id, self.ana.id)
+        self.assertEqual(mail.record_name, "Ana Martín")
+        self.assertEqual(mail.message_type, "email_outgoing")
+        self.assertEqual(mail.subject, "Hola Ana Martín")
+        self.assertEqual(mail.email_from, "tienda@ejemplo.es")
+        self.assertEqual(mail.author_id, self.env.user.partner_id)
+        self.assertEqual(mail.mailing_id, campaign.step_ids.mailing_id)
+        self.assertEqual(trace.mailing_trace_id.mail_mail_id, mail)
+        self.assertEqual(trace.mailing_trace_id.trace_status, "outgoing")
+        self.assertEqual(trace.mailing_trace_id.email, "ana.martin@ejemplo.es")
+        self.assertEqual(trace.mailing_trace_id.campaign_id, campaign.utm_campaign_id)
+        self.assertEqual(trace.mailing_trace_id.message_id, mail.message_id)
+        self.assertEqual(len(campaign.step_ids.mailing_id.mailing_trace_ids), 3)
+
+        mail.send()
+
+        self.assertEqual(trace.mailing_trace_id.trace_status, "sent")
+        self.assertTrue(trace.mailing_trace_id.sent_datetime)

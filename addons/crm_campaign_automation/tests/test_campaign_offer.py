@@ -212,6 +212,7 @@ class TestCampaignOffer(CampaignCase):
         campaign = self.run_offer_step(self.unique_offer, kind="call")
         trace = self.traces_of(campaign, partner=self.ana)
         activity = trace.activity_id
+        self.assertIn(trace.offer_code, str(activity.note))
         self.assertTrue(activity.campaign_has_offer)
         self.assertEqual(activity.campaign_trace_id, trace)
 
