@@ -154,3 +154,100 @@ def test_cron_record_exists(odoo):
     cron_id = odoo.ref("crm_campaign_automation.ir_cron_campaign_execute")
     [cron] = odoo.execute("ir.cron", "read", [cron_id], ["active"])
     assert cron["active"] is True
+
+
+def campaign_step(odoo, campaign_id):
+    [step_id] = odoo.execute(
+        "crm.campaign.step", "search", [("campaign_id", "=", campaign_id)]
+    )
+    return step_id
+
+
+def test_experiment_results_and_decision(odoo, campaign, audience):
+    _tag_id, (elena_id, _felix_id) = audience
+    step_id = campaign_step(odoo, campaign)
+    control_id = odoo.execute(
+        "crm.campaign.variant", "create", {"step_id": step_id, "name": "Control"}
+    )
+    challenger_id = odoo.execute(
+        "crm.campaign.variant",
+        "create",
+        {"step_id": step_id, "name": "Reto", "subject": "Oferta para ti", "weight": 2},
+    )
+    odoo.execute("crm.campaign", "action_launch", [campaign])
+    odoo.execute("crm.campaign", "action_execute", [campaign])
+
+    results = odoo.execute("crm.campaign.step", "get_experiment_results", [step_id])
+
+    assert results["step_id"] == step_id
+    assert results["metric"] == "click"
+    assert results["decided"] is False
+    assert results["winner_variant_id"] is False
+    rows = {row["variant_id"]: row for row in results["variants"]}
+    assert set(rows) == {control_id, challenger_id}
+    for row in rows.values():
+        assert set(row) >= {
+            "name",
+            "recipients",
+            "successes",
+            "rate",
+            "interval_low",
+            "interval_high",
+            "probability_best",
+        }
+        assert row["interval_low"] <= row["rate"] <= row["interval_high"]
+    # Only Elena consented, so one recipient in all, who has not clicked.
+    assert sum(row["recipients"] for row in rows.values()) == 1
+    assert sum(row["successes"] for row in rows.values()) == 0
+    assert abs(sum(row["probability_best"] for row in rows.values()) - 1) < 1e-9
+    [elena_trace] = odoo.execute(
+        "crm.campaign.trace",
+        "search_read",
+        [("campaign_id", "=", campaign), ("partner_id", "=", elena_id)],
+        fields=["variant_id", "state"],
+    )
+    assert elena_trace["state"] == "done"
+    assert rows[elena_trace["variant_id"][0]]["recipients"] == 1
+
+    assert odoo.execute("crm.campaign.step", "action_decide_winner", [step_id]) is True
+    decided = odoo.execute("crm.campaign.step", "get_experiment_results", [step_id])
+    best = max(decided["variants"], key=lambda row: row["probability_best"])
+    assert decided["decided"] is True
+    assert decided["winner_variant_id"] == best["variant_id"]
+
+
+def test_holdout_uplift_over_xmlrpc(odoo, campaign):
+    odoo.execute("crm.campaign", "write", [campaign], {"holdout_percent": 50.0})
+    odoo.execute("crm.campaign", "action_launch", [campaign])
+    odoo.execute("crm.campaign", "action_execute", [campaign])
+
+    uplift = odoo.execute("crm.campaign", "get_holdout_uplift", [campaign])
+
+    participants = odoo.execute(
+        "crm.campaign.participant",
+        "search_read",
+        [("campaign_id", "=", campaign)],
+        fields=["partner_id", "is_holdout"],
+    )
+    holdout_partners = {p["partner_id"][0] for p in participants if p["is_holdout"]}
+    assert uplift["holdout_count"] == len(holdout_partners)
+    assert uplift["treated_count"] == len(participants) - len(holdout_partners)
+    assert uplift["treated_conversions"] == 0
+    assert uplift["holdout_conversions"] == 0
+    for key in (
+        "treated_rate",
+        "holdout_rate",
+        "uplift",
+        "uplift_low",
+        "uplift_high",
+        "treated_revenue_per_participant",
+        "holdout_revenue_per_participant",
+        "revenue_uplift",
+        "revenue_uplift_low",
+        "revenue_uplift_high",
+    ):
+        assert isinstance(uplift[key], float), key
+    traces = {trace["partner_id"][0]: trace for trace in read_traces(odoo, campaign)}
+    for partner_id in holdout_partners:
+        assert traces[partner_id]["state"] == "skipped"
+        assert traces[partner_id]["skip_reason"] == "holdout"

@@ -1,4 +1,5 @@
 import logging
+import secrets
 import time
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ from odoo.tools.safe_eval import safe_eval
 
 from odoo.addons.base.models.res_partner import _tz_get
 
-from ..tools import local_to_utc
+from ..tools import experiment_stats, local_to_utc
 
 _logger = logging.getLogger(__name__)
 
@@ -182,6 +183,44 @@ class CrmCampaign(models.Model):
         "conversion. Purchase: a sale order of the partner confirmed after entry.",
     )
 
+    holdout_percent = fields.Float(
+        string="Holdout (%)",
+        help="Share of the entering partners, in percent, who receive nothing. "
+        "Comparing their purchases with those of the treated partners measures "
+        "what the campaign adds. Applies to partners entering after a change.",
+    )
+    experiment_seed = fields.Integer(
+        string="Assignment Seed",
+        default=lambda self: secrets.randbelow(2**31),
+        copy=False,
+        help="Number mixed into the hash that assigns partners to the holdout, "
+        "test sample and variants. Changing it reshuffles later assignments.",
+    )
+
+    uplift_treated_rate = fields.Float(
+        string="Treated Conversion Rate", compute="_compute_uplift", digits=(16, 4)
+    )
+    uplift_holdout_rate = fields.Float(
+        string="Holdout Conversion Rate", compute="_compute_uplift", digits=(16, 4)
+    )
+    uplift_rate = fields.Float(
+        string="Conversion Uplift",
+        compute="_compute_uplift",
+        digits=(16, 4),
+        help="Conversion rate of the treated participants minus that of the "
+        "holdout, with its 95 % interval (Newcombe hybrid score interval).",
+    )
+    uplift_rate_low = fields.Float(compute="_compute_uplift", digits=(16, 4))
+    uplift_rate_high = fields.Float(compute="_compute_uplift", digits=(16, 4))
+    uplift_revenue = fields.Float(
+        string="Revenue Uplift per Participant",
+        compute="_compute_uplift",
+        help="Revenue per treated participant minus revenue per holdout "
+        "participant, in the company currency, with its 95 % normal interval.",
+    )
+    uplift_revenue_low = fields.Float(compute="_compute_uplift")
+    uplift_revenue_high = fields.Float(compute="_compute_uplift")
+
     step_ids = fields.One2many("crm.campaign.step", "campaign_id", string="Steps")
     participant_ids = fields.One2many(
         "crm.campaign.participant", "campaign_id", string="Participants"
@@ -229,6 +268,19 @@ class CrmCampaign(models.Model):
     def _check_domain(self):
         for campaign in self:
             campaign._get_domain()
+
+    @api.constrains("holdout_percent")
+    def _check_holdout_percent(self):
+        for campaign in self:
+            if not 0 <= campaign.holdout_percent < 100:
+                raise UserError(
+                    self.env._(
+                        "The holdout of campaign %(campaign)s must be at least 0 and "
+                        "below 100 percent, got %(value)s.",
+                        campaign=campaign.name,
+                        value=campaign.holdout_percent,
+                    )
+                )
 
     @api.constrains("entry_mode", "date_field_id")
     def _check_date_rule(self):
@@ -314,6 +366,22 @@ class CrmCampaign(models.Model):
             campaign.trace_skipped_count = trace_data.get((key, "skipped"), 0)
             campaign.trace_scheduled_count = trace_data.get((key, "scheduled"), 0)
 
+    def _compute_uplift(self):
+        for campaign in self:
+            uplift = (
+                campaign._origin.get_holdout_uplift()
+                if campaign._origin and campaign.holdout_percent
+                else {}
+            )
+            campaign.uplift_treated_rate = uplift.get("treated_rate", 0.0)
+            campaign.uplift_holdout_rate = uplift.get("holdout_rate", 0.0)
+            campaign.uplift_rate = uplift.get("uplift", 0.0)
+            campaign.uplift_rate_low = uplift.get("uplift_low", 0.0)
+            campaign.uplift_rate_high = uplift.get("uplift_high", 0.0)
+            campaign.uplift_revenue = uplift.get("revenue_uplift", 0.0)
+            campaign.uplift_revenue_low = uplift.get("revenue_uplift_low", 0.0)
+            campaign.uplift_revenue_high = uplift.get("revenue_uplift_high", 0.0)
+
     def _compute_preview(self):
         for campaign in self:
             preview = (
@@ -363,6 +431,102 @@ class CrmCampaign(models.Model):
                     1 for pid in remaining if used.get(pid, 0) >= limit
                 )
         return result
+
+    def get_holdout_uplift(self):
+        """Compare the conversions and revenue of treated and holdout participants.
+
+        A participant converts with a confirmed sale order of its commercial
+        partner in the campaign's company dated at or after its entry,
+        whatever the state of its journey. Revenue is the ledger amount of
+        those orders (untaxed, company currency). Every journey counts once.
+
+        :returns: dict with ``treated_count``, ``holdout_count``,
+            ``treated_conversions``, ``holdout_conversions``, ``treated_rate``,
+            ``holdout_rate``, ``uplift`` (treated rate minus holdout rate) and
+            its 95 % Newcombe hybrid score interval ``uplift_low`` /
+            ``uplift_high``, ``treated_revenue_per_participant``,
+            ``holdout_revenue_per_participant``, ``revenue_uplift`` and its
+            95 % normal interval of unequal variances ``revenue_uplift_low`` /
+            ``revenue_uplift_high``. Without holdout participants the
+            intervals are 0.
+        """
+        self.ensure_one()
+        Participant = self.env["crm.campaign.participant"]
+        Participant.flush_model(
+            ["campaign_id", "is_holdout", "partner_id", "entry_date"]
+        )
+        purchase = Participant._purchase_after_sql(
+            SQL.identifier("participant", "partner_id"),
+            SQL.identifier("participant", "entry_date"),
+            self.company_id.id,
+        )
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT participant.is_holdout,
+                       COUNT(*),
+                       SUM(CASE WHEN purchase.order_count > 0 THEN 1 ELSE 0 END),
+                       SUM(purchase.revenue),
+                       SUM(purchase.revenue * purchase.revenue)
+                  FROM crm_campaign_participant participant
+                  JOIN LATERAL (%(purchase)s) purchase ON TRUE
+                 WHERE participant.campaign_id = %(campaign_id)s
+              GROUP BY participant.is_holdout
+                """,
+                purchase=purchase,
+                campaign_id=self.id,
+            )
+        )
+        groups = {bool(is_holdout): row for is_holdout, *row in rows}
+        treated = groups.get(False, (0, 0, 0.0, 0.0))
+        holdout = groups.get(True, (0, 0, 0.0, 0.0))
+        treated_count, treated_conversions = treated[0], treated[1] or 0
+        holdout_count, holdout_conversions = holdout[0], holdout[1] or 0
+        treated_mean, treated_variance = experiment_stats.mean_and_variance(
+            float(treated[2] or 0), float(treated[3] or 0), treated_count
+        )
+        holdout_mean, holdout_variance = experiment_stats.mean_and_variance(
+            float(holdout[2] or 0), float(holdout[3] or 0), holdout_count
+        )
+        uplift, uplift_low, uplift_high = (
+            experiment_stats.newcombe_difference_interval(
+                treated_conversions, treated_count, holdout_conversions, holdout_count
+            )
+            if treated_count and holdout_count
+            else (0.0, 0.0, 0.0)
+        )
+        revenue_uplift, revenue_low, revenue_high = (
+            experiment_stats.mean_difference_interval(
+                treated_mean,
+                treated_variance,
+                treated_count,
+                holdout_mean,
+                holdout_variance,
+                holdout_count,
+            )
+            if treated_count and holdout_count
+            else (0.0, 0.0, 0.0)
+        )
+        return {
+            "treated_count": treated_count,
+            "holdout_count": holdout_count,
+            "treated_conversions": treated_conversions,
+            "holdout_conversions": holdout_conversions,
+            "treated_rate": treated_conversions / treated_count
+            if treated_count
+            else 0.0,
+            "holdout_rate": holdout_conversions / holdout_count
+            if holdout_count
+            else 0.0,
+            "uplift": uplift,
+            "uplift_low": uplift_low,
+            "uplift_high": uplift_high,
+            "treated_revenue_per_participant": treated_mean,
+            "holdout_revenue_per_participant": holdout_mean,
+            "revenue_uplift": revenue_uplift,
+            "revenue_uplift_low": revenue_low,
+            "revenue_uplift_high": revenue_high,
+        }
 
     # ------------------------------------------------------------------
     # Audience and enrolment

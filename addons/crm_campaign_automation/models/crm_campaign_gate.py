@@ -28,14 +28,14 @@ class CrmCampaignGate(models.AbstractModel):
         contacts of this batch with a higher campaign priority, so the
         campaign with the highest priority wins the remaining budget.
         """
-        contact_traces = traces.filtered(lambda trace: trace.step_id.channel_id)
+        contact_traces = traces.filtered(lambda trace: trace._get_channel())
         if not contact_traces:
             return {}, {}
         now = fields.Datetime.now()
         self._flush_gate_inputs()
 
         pairs = {
-            (trace.step_id.channel_id, trace.campaign_id.purpose_id)
+            (trace._get_channel(), trace.campaign_id.purpose_id)
             for trace in contact_traces
         }
         consent = self.env["crm.consent"].sudo()
@@ -57,7 +57,8 @@ class CrmCampaignGate(models.AbstractModel):
                     SELECT trace.id AS trace_id,
                            trace.partner_id,
                            trace.scheduled_at,
-                           step.channel_id,
+                           COALESCE(variant.channel_id, step.channel_id)
+                               AS channel_id,
                            campaign.purpose_id,
                            campaign.priority,
                            NOT COALESCE(purpose.is_transactional, FALSE) AS is_marketing,
@@ -65,6 +66,7 @@ class CrmCampaignGate(models.AbstractModel):
                            COALESCE(company.campaign_pressure_days, 7) AS pressure_days
                       FROM crm_campaign_trace trace
                       JOIN crm_campaign_step step ON step.id = trace.step_id
+                 LEFT JOIN crm_campaign_variant variant ON variant.id = trace.variant_id
                       JOIN crm_campaign campaign ON campaign.id = trace.campaign_id
                       JOIN crm_consent_purpose purpose ON purpose.id = campaign.purpose_id
                       JOIN res_company company ON company.id = campaign.company_id
@@ -178,8 +180,16 @@ class CrmCampaignGate(models.AbstractModel):
 
     def _flush_gate_inputs(self):
         self.env["crm.campaign.trace"].flush_model(
-            ["partner_id", "state", "executed_at", "scheduled_at", "step_id"]
+            [
+                "partner_id",
+                "state",
+                "executed_at",
+                "scheduled_at",
+                "step_id",
+                "variant_id",
+            ]
         )
+        self.env["crm.campaign.variant"].flush_model(["channel_id"])
         self.env["crm.campaign.step"].flush_model(["channel_id"])
         self.env["crm.campaign"].flush_model(["purpose_id", "priority", "company_id"])
         self.env["res.company"].flush_model(

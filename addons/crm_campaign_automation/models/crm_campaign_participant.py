@@ -1,5 +1,7 @@
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.tools import SQL
+
+from ..tools.experiment_assignment import assignment_fraction
 
 PARTICIPANT_STATES = [
     ("running", "Running"),
@@ -39,7 +41,69 @@ class CrmCampaignParticipant(models.Model):
         "from it and the purchase goal counts orders confirmed after it.",
     )
     conversion_date = fields.Datetime(readonly=True)
+    is_holdout = fields.Boolean(
+        string="Holdout",
+        readonly=True,
+        index=True,
+        help="In the campaign's holdout group: receives no step, and counts as "
+        "the comparison group of the campaign's uplift. Assigned at entry from "
+        "a hash of the campaign's seed and the partner, so the same partner "
+        "gets the same answer each time it enters.",
+    )
     trace_ids = fields.One2many("crm.campaign.trace", "participant_id", string="Traces")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        campaigns = self.env["crm.campaign"].browse(
+            {vals["campaign_id"] for vals in vals_list if vals.get("campaign_id")}
+        )
+        campaigns_by_id = {campaign.id: campaign.sudo() for campaign in campaigns}
+        for vals in vals_list:
+            campaign = campaigns_by_id.get(vals.get("campaign_id"))
+            if "is_holdout" in vals or not campaign or not campaign.holdout_percent:
+                continue
+            fraction = assignment_fraction(
+                campaign.experiment_seed, campaign.id, vals.get("partner_id"), "holdout"
+            )
+            vals["is_holdout"] = fraction * 100 < campaign.holdout_percent
+        return super().create(vals_list)
+
+    @api.model
+    def _purchase_after_sql(self, partner_column, date_column, company_id):
+        """Return a subquery of the purchases of a partner after a moment, for a
+        ``JOIN LATERAL``: one row with ``order_count`` and ``revenue``.
+
+        Orders count when confirmed, of the partner's commercial entity, in
+        ``company_id`` and dated at or after ``date_column``. Revenue sums the
+        customer-ledger amounts of those orders (company currency, untaxed).
+        """
+        self.env["res.partner"].flush_model(["commercial_partner_id"])
+        self.env["sale.order"].flush_model(
+            ["partner_id", "state", "date_order", "company_id"]
+        )
+        self.env["crm.customer.transaction"].flush_model(
+            ["res_model", "res_id", "amount"]
+        )
+        return SQL(
+            """
+            SELECT COUNT(sale_order.id) AS order_count,
+                   COALESCE(SUM(ledger.amount), 0) AS revenue
+              FROM res_partner partner
+              JOIN res_partner buyer
+                ON buyer.commercial_partner_id = partner.commercial_partner_id
+              JOIN sale_order ON sale_order.partner_id = buyer.id
+         LEFT JOIN crm_customer_transaction ledger
+                ON ledger.res_model = 'sale.order'
+               AND ledger.res_id = sale_order.id
+             WHERE partner.id = %(partner_column)s
+               AND sale_order.state = 'sale'
+               AND sale_order.company_id = %(company_id)s
+               AND sale_order.date_order >= %(date_column)s
+            """,
+            partner_column=partner_column,
+            date_column=date_column,
+            company_id=company_id,
+        )
 
     def init(self):
         self.env.cr.execute(

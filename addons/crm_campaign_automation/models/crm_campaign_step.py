@@ -1,3 +1,5 @@
+import logging
+import time
 from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -5,10 +7,14 @@ from dateutil.relativedelta import relativedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
+from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
 
-from ..tools import local_to_utc
+from ..tools import experiment_stats, local_to_utc
+from ..tools.experiment_assignment import assignment_fraction, pick_weighted
 from ..tools.schedule import utc_to_local
+
+_logger = logging.getLogger(__name__)
 
 STEP_KINDS = [
     ("email", "E-mail"),
@@ -53,6 +59,20 @@ ACTION_KINDS = [
     ("add_tag", "Add a tag"),
     ("remove_tag", "Remove a tag"),
     ("server_action", "Run a server action"),
+]
+
+TEST_METRICS = [
+    ("open", "Open rate"),
+    ("click", "Click rate"),
+    ("reply", "Reply rate"),
+    ("conversion", "Conversion rate"),
+    ("revenue", "Revenue per recipient"),
+]
+
+TEST_STATES = [
+    ("none", "No test"),
+    ("running", "Running"),
+    ("decided", "Decided"),
 ]
 
 TIER_FILTERS = [
@@ -168,6 +188,76 @@ class CrmCampaignStep(models.Model):
         domain="[('model_id.model', '=', 'res.partner')]",
     )
 
+    # Experiment
+    variant_ids = fields.One2many(
+        "crm.campaign.variant", "step_id", string="Variants", copy=True
+    )
+    test_sample_percent = fields.Float(
+        string="Test Sample (%)",
+        default=100.0,
+        help="Share of the audience, in percent, that is split between the variants "
+        "by their weights. The others wait for the winner. 100: the whole audience "
+        "is split and no winner is rolled out.",
+    )
+    test_metric = fields.Selection(
+        TEST_METRICS,
+        string="Winner Metric",
+        default="click",
+        required=True,
+        help="What the variants are compared on. Conversion and revenue count the "
+        "confirmed sale orders of the partner's company after the step ran.",
+    )
+    test_min_sample = fields.Integer(
+        string="Minimum Sample per Variant",
+        default=100,
+        help="Recipients every variant needs before a winner can be decided "
+        "automatically.",
+    )
+    test_threshold = fields.Float(
+        string="Decision Threshold",
+        default=0.95,
+        help="Probability of being the best, between 0.5 and 1, that a variant "
+        "needs to win automatically.",
+    )
+    test_end_date = fields.Datetime(
+        string="Test End",
+        help="When the test ends, in UTC: if no variant has won by then, the "
+        "variant most likely to be the best wins. Empty: the test runs until "
+        "decided.",
+    )
+    test_exclude_machine_opens = fields.Boolean(
+        string="Exclude Machine Opens",
+        default=True,
+        help="Do not count opens from known image proxies or opens within the "
+        "machine-open delay after sending in the open rate. Clicks and replies "
+        "still count as opens.",
+    )
+    test_machine_open_seconds = fields.Integer(
+        string="Machine-Open Delay (s)",
+        default=10,
+        help="Opens this many seconds or less after the e-mail was sent are "
+        "treated as automatic prefetches, not as a reader's open.",
+    )
+    test_state = fields.Selection(
+        TEST_STATES,
+        string="Test Status",
+        default="none",
+        required=True,
+        readonly=True,
+        copy=False,
+        help="Running from the first partner who gets a variant until a winner "
+        "is decided.",
+    )
+    test_start_date = fields.Datetime(readonly=True, copy=False)
+    test_decision_date = fields.Datetime(readonly=True, copy=False)
+    winner_variant_id = fields.Many2one(
+        "crm.campaign.variant",
+        string="Winner",
+        readonly=True,
+        copy=False,
+        domain="[('step_id', '=', id)]",
+    )
+
     trace_ids = fields.One2many("crm.campaign.trace", "step_id", string="Traces")
     trace_done_count = fields.Integer(compute="_compute_trace_counts")
     trace_skipped_count = fields.Integer(compute="_compute_trace_counts")
@@ -246,6 +336,41 @@ class CrmCampaignStep(models.Model):
                     )
                 )
 
+    @api.constrains(
+        "test_sample_percent",
+        "test_threshold",
+        "test_min_sample",
+        "test_machine_open_seconds",
+    )
+    def _check_test_settings(self):
+        for step in self:
+            if not 0 < step.test_sample_percent <= 100:
+                raise ValidationError(
+                    self.env._(
+                        "The test sample of step %(step)s must be more than 0 and at "
+                        "most 100 percent, got %(value)s.",
+                        step=step.name,
+                        value=step.test_sample_percent,
+                    )
+                )
+            if not 0.5 <= step.test_threshold < 1:
+                raise ValidationError(
+                    self.env._(
+                        "The decision threshold of step %(step)s must be at least "
+                        "0.5 and below 1, got %(value)s.",
+                        step=step.name,
+                        value=step.test_threshold,
+                    )
+                )
+            if step.test_min_sample < 0 or step.test_machine_open_seconds < 0:
+                raise ValidationError(
+                    self.env._(
+                        "The minimum sample and the machine-open delay of step "
+                        "%(step)s cannot be negative.",
+                        step=step.name,
+                    )
+                )
+
     @api.onchange("parent_id")
     def _onchange_parent_id(self):
         if self.parent_id and self.trigger == "begin":
@@ -273,6 +398,26 @@ class CrmCampaignStep(models.Model):
                         kind=dict(STEP_KINDS)[step.kind],
                     )
                 )
+            for variant in step.variant_ids:
+                kind = variant._get_kind()
+                template_missing = {
+                    "email": not (variant.mail_template_id or step.mail_template_id),
+                    "postal": not (variant.mail_template_id or step.mail_template_id),
+                    "sms": not (variant.sms_template_id or step.sms_template_id),
+                    "action": not step.action_kind,
+                }.get(kind, False)
+                if template_missing:
+                    raise UserError(
+                        self.env._(
+                            "Variant %(variant)s of step %(step)s runs on channel "
+                            "%(kind)s but neither it nor the step has a template "
+                            "or action for that channel. Choose one before "
+                            "launching.",
+                            variant=variant.name,
+                            step=step.name,
+                            kind=dict(STEP_KINDS)[kind],
+                        )
+                    )
             step._get_domain()
 
     def _get_domain(self):
@@ -296,20 +441,24 @@ class CrmCampaignStep(models.Model):
             )
         return domain
 
-    def _get_due_date(self, base, tz_name):
+    def _get_due_date(self, base, tz_name, variant=None):
         """Return the naive UTC moment this step is due, counted from ``base``.
 
-        The delay is added to ``base``. With a local hour, the step runs at
-        that hour of the resulting local day in ``tz_name``, even if that
-        moment is earlier than ``base`` plus the delay.
+        The delay is added to ``base``; a ``variant`` with a delay unit replaces
+        the step's delay. With a local hour, the step runs at that hour of the
+        resulting local day in ``tz_name``, even if that moment is earlier
+        than ``base`` plus the delay.
         """
         self.ensure_one()
+        number, unit = self.interval_number, self.interval_type
+        if variant and variant.interval_type:
+            number, unit = variant.interval_number, variant.interval_type
         delta = {
-            "hours": timedelta(hours=self.interval_number),
-            "days": timedelta(days=self.interval_number),
-            "weeks": timedelta(weeks=self.interval_number),
-            "months": relativedelta(months=self.interval_number),
-        }[self.interval_type]
+            "hours": timedelta(hours=number),
+            "days": timedelta(days=number),
+            "weeks": timedelta(weeks=number),
+            "months": relativedelta(months=number),
+        }[unit]
         due = base + delta
         if self.local_hour:
             local_day = utc_to_local(due, tz_name).date()
@@ -345,6 +494,373 @@ class CrmCampaignStep(models.Model):
         mailing = self.env["mailing.mailing"].sudo().create(vals)
         self.sudo().mailing_id = mailing
         return mailing
+
+    # ------------------------------------------------------------------
+    # Experiments
+    # ------------------------------------------------------------------
+
+    def _get_sorted_variants(self):
+        self.ensure_one()
+        return self.variant_ids.sorted(lambda variant: (variant.sequence, variant.id))
+
+    def _get_variant_assignment(self, participant):
+        """Return ``(variant, is_test_sample)`` for ``participant`` on this step.
+
+        An empty variant on a step with variants means that the participant
+        is outside the test sample and waits for the winner. The assignment
+        depends only on the campaign's seed, the campaign and the partner, so
+        a partner keeps the same variant position on every step and in every
+        run, and re-entering the campaign gives the same variant.
+        """
+        self.ensure_one()
+        Variant = self.env["crm.campaign.variant"]
+        variants = self._get_sorted_variants()
+        if len(variants) <= 1:
+            return variants, False
+        rolls_out = self.test_sample_percent < 100
+        if self.winner_variant_id and rolls_out:
+            return self.winner_variant_id, False
+        campaign = participant.campaign_id
+        partner_id = participant.partner_id.id
+        if rolls_out:
+            fraction = assignment_fraction(
+                campaign.experiment_seed, campaign.id, partner_id, "sample"
+            )
+            if fraction * 100 >= self.test_sample_percent:
+                return Variant, False
+        fraction = assignment_fraction(
+            campaign.experiment_seed, campaign.id, partner_id, "variant"
+        )
+        return variants[pick_weighted(fraction, variants.mapped("weight"))], True
+
+    def _get_success_sql(self):
+        """Return the SQL condition of a success of the step's metric for a trace
+        aliased ``trace`` joined to its mailing trace ``mailing_trace``.
+
+        With machine opens excluded, an open counts only from a client that is
+        not a known image proxy and more than the machine-open delay after
+        sending. A click or a reply always counts as an open.
+        """
+        self.ensure_one()
+        metric = self.test_metric
+        if metric == "click":
+            return SQL("mailing_trace.links_click_datetime IS NOT NULL")
+        if metric == "reply":
+            return SQL(
+                "(mailing_trace.reply_datetime IS NOT NULL"
+                " OR mailing_trace.trace_status = 'reply')"
+            )
+        if metric in ("conversion", "revenue"):
+            return SQL("purchase.order_count > 0")
+        engaged = SQL(
+            "mailing_trace.links_click_datetime IS NOT NULL"
+            " OR mailing_trace.reply_datetime IS NOT NULL"
+            " OR mailing_trace.trace_status = 'reply'"
+        )
+        if not self.test_exclude_machine_opens:
+            return SQL(
+                "(%s OR mailing_trace.open_datetime IS NOT NULL"
+                " OR mailing_trace.trace_status = 'open')",
+                engaged,
+            )
+        # NOTE: mailing.trace keeps only the first open, so a reader who
+        # opens after an image proxy's prefetch is counted only when the
+        # proxy's user agent was recognised (crm_human_open_datetime).
+        return SQL(
+            """(%(engaged)s OR COALESCE(
+                   mailing_trace.crm_human_open_datetime,
+                   CASE WHEN NOT COALESCE(mailing_trace.crm_machine_open, FALSE)
+                        THEN mailing_trace.open_datetime END
+               ) > COALESCE(mailing_trace.sent_datetime, trace.executed_at)
+                   + make_interval(secs => %(seconds)s))""",
+            engaged=engaged,
+            seconds=self.test_machine_open_seconds,
+        )
+
+    def _read_experiment_counts(self, variants):
+        """Return ``{variant_id: (recipients, successes, revenue, revenue²)}``
+        over the test-sample traces of ``variants`` that ran."""
+        self.ensure_one()
+        self.env["crm.campaign.trace"].flush_model(
+            ["variant_id", "state", "is_test_sample", "mailing_trace_id", "partner_id"]
+        )
+        self.env["mailing.trace"].flush_model()
+        Participant = self.env["crm.campaign.participant"]
+        purchase = Participant._purchase_after_sql(
+            SQL.identifier("trace", "partner_id"),
+            SQL.identifier("trace", "executed_at"),
+            self.company_id.id,
+        )
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT trace.variant_id,
+                       COUNT(*),
+                       SUM(CASE WHEN %(success)s THEN 1 ELSE 0 END),
+                       SUM(purchase.revenue),
+                       SUM(purchase.revenue * purchase.revenue)
+                  FROM crm_campaign_trace trace
+             LEFT JOIN mailing_trace ON mailing_trace.id = trace.mailing_trace_id
+                  JOIN LATERAL (%(purchase)s) purchase ON TRUE
+                 WHERE trace.variant_id = ANY(%(variant_ids)s)
+                   AND trace.state = 'done'
+                   AND trace.is_test_sample
+              GROUP BY trace.variant_id
+                """,
+                success=self._get_success_sql(),
+                purchase=purchase,
+                variant_ids=variants.ids,
+            )
+        )
+        return {
+            variant_id: (count, successes or 0, revenue or 0.0, squares or 0.0)
+            for variant_id, count, successes, revenue, squares in rows
+        }
+
+    def _get_experiment_rows(self):
+        """Return one dict of results per variant, in variant order: the keys of
+        ``variants`` in ``get_experiment_results``."""
+        self.ensure_one()
+        variants = self._get_sorted_variants()
+        if not variants:
+            return []
+        counts = self._read_experiment_counts(variants)
+        rows = []
+        for variant in variants:
+            recipients, successes, revenue, squares = counts.get(
+                variant.id, (0, 0, 0.0, 0.0)
+            )
+            row = {
+                "variant_id": variant.id,
+                "name": variant.name,
+                "weight": variant.weight,
+                "is_winner": variant.is_winner,
+                "recipients": recipients,
+            }
+            if self.test_metric == "revenue":
+                mean, variance = experiment_stats.mean_and_variance(
+                    float(revenue), float(squares), recipients
+                )
+                low, high = experiment_stats.mean_interval(mean, variance, recipients)
+                row.update(
+                    successes=float(revenue),
+                    rate=mean,
+                    std_error=(variance / recipients) ** 0.5 if recipients else 0.0,
+                )
+            else:
+                low, high = experiment_stats.wilson_interval(successes, recipients)
+                row.update(
+                    successes=successes,
+                    rate=successes / recipients if recipients else 0.0,
+                )
+            row.update(interval_low=low, interval_high=high)
+            rows.append(row)
+
+        if self.test_metric == "revenue":
+            errors = [row.pop("std_error") for row in rows]
+            if any(row["recipients"] < 2 for row in rows):
+                # A mean of fewer than two values has no standard error, so
+                # nothing is known yet about which variant is best.
+                probabilities = [1.0 / len(rows)] * len(rows)
+            else:
+                probabilities = experiment_stats.normal_prob_best(
+                    [row["rate"] for row in rows], errors
+                )
+        else:
+            probabilities = experiment_stats.beta_prob_best(
+                [
+                    (row["successes"] + 1, row["recipients"] - row["successes"] + 1)
+                    for row in rows
+                ]
+            )
+        for row, probability in zip(rows, probabilities, strict=True):
+            row["probability_best"] = probability
+        return rows
+
+    def get_experiment_results(self):
+        """Return the results of this step's experiment.
+
+        :returns: ``{'step_id', 'metric', 'state', 'decided', 'winner_variant_id',
+            'min_sample', 'threshold', 'variants': [{'variant_id', 'name',
+            'weight', 'is_winner', 'recipients', 'successes', 'rate',
+            'interval_low', 'interval_high', 'probability_best'}]}``.
+            For the revenue metric, ``successes`` is the revenue sum and
+            ``rate`` the revenue per recipient. The interval is the 95 % Wilson
+            interval of a rate, or the normal interval of the revenue mean.
+            ``winner_variant_id`` is False while undecided.
+        """
+        self.ensure_one()
+        return {
+            "step_id": self.id,
+            "metric": self.test_metric,
+            "state": self.test_state,
+            "decided": self.test_state == "decided",
+            "winner_variant_id": self.winner_variant_id.id or False,
+            "min_sample": self.test_min_sample,
+            "threshold": self.test_threshold,
+            "variants": self._get_experiment_rows(),
+        }
+
+    def action_decide_winner(self):
+        """Decide these steps' experiments now with the current data: the variant
+        most likely to be the best wins, even below the threshold. Returns True."""
+        for step in self:
+            if len(step.variant_ids) < 2:
+                raise UserError(
+                    self.env._(
+                        "Step %(step)s has no experiment to decide: add at least "
+                        "two variants.",
+                        step=step.name,
+                    )
+                )
+            rows = step._get_experiment_rows()
+            best = max(rows, key=lambda row: row["probability_best"])
+            step._set_winner(
+                self.env["crm.campaign.variant"].browse(best["variant_id"]),
+                reason="manual_data",
+                row=best,
+            )
+        return True
+
+    def _set_winner(self, variant, reason, row=None):
+        """Record ``variant`` as the winner, release the partners waiting for it
+        and log the decision in the campaign's chatter.
+
+        ``reason`` is ``rule`` (threshold reached), ``end`` (test period over),
+        ``manual_data`` (decided now from the data) or ``manual`` (chosen).
+        """
+        self.ensure_one()
+        if variant.step_id != self:
+            raise UserError(
+                self.env._(
+                    "Variant %(variant)s does not belong to step %(step)s.",
+                    variant=variant.name,
+                    step=self.name,
+                )
+            )
+        now = fields.Datetime.now()
+        (self.variant_ids - variant).filtered("is_winner").write({"is_winner": False})
+        variant.is_winner = True
+        self.write(
+            {
+                "winner_variant_id": variant.id,
+                "test_state": "decided",
+                "test_decision_date": now,
+            }
+        )
+        waiting = self.env["crm.campaign.trace"].search(
+            [
+                ("step_id", "=", self.id),
+                ("state", "=", "scheduled"),
+                ("skip_reason", "=", "experiment"),
+            ]
+        )
+        waiting.write({"scheduled_at": now, "skip_reason": False})
+        self.campaign_id.message_post(
+            body=self._get_decision_message(variant, reason, row)
+        )
+        _logger.info(
+            "Experiment of step %s decided (%s): variant %s, %s waiting traces released",
+            self.id,
+            reason,
+            variant.id,
+            len(waiting),
+        )
+        if waiting:
+            self.env.ref("crm_campaign_automation.ir_cron_campaign_execute")._trigger()
+
+    def _get_decision_message(self, variant, reason, row):
+        metric = dict(self._fields["test_metric"]._description_selection(self.env))[
+            self.test_metric
+        ]
+        probability = (
+            f"{row['probability_best'] * 100:.1f} %" if row else self.env._("unknown")
+        )
+        if reason == "rule":
+            return self.env._(
+                "Step %(step)s: variant %(variant)s won the experiment on %(metric)s "
+                "with a probability of being the best of %(probability)s "
+                "(threshold %(threshold)s).",
+                step=self.name,
+                variant=variant.name,
+                metric=metric,
+                probability=probability,
+                threshold=f"{self.test_threshold * 100:.1f} %",
+            )
+        if reason == "end":
+            return self.env._(
+                "Step %(step)s: the test period ended without a decided result; "
+                "variant %(variant)s, the most likely to be the best on %(metric)s "
+                "(%(probability)s), goes to the rest of the audience.",
+                step=self.name,
+                variant=variant.name,
+                metric=metric,
+                probability=probability,
+            )
+        if reason == "manual_data":
+            return self.env._(
+                "Step %(step)s: %(user)s decided the experiment now; variant "
+                "%(variant)s is the most likely to be the best on %(metric)s "
+                "(%(probability)s).",
+                step=self.name,
+                user=self.env.user.name,
+                variant=variant.name,
+                metric=metric,
+                probability=probability,
+            )
+        return self.env._(
+            "Step %(step)s: %(user)s chose variant %(variant)s as the winner.",
+            step=self.name,
+            user=self.env.user.name,
+            variant=variant.name,
+        )
+
+    @api.model
+    def _decide_experiments(self):
+        """Decide the running experiments of running campaigns whose rule is met.
+
+        A variant wins when every variant reached the minimum sample and its
+        probability of being the best reaches the threshold. When the test
+        end has passed, the variant most likely to be the best wins anyway.
+        Returns the steps decided.
+        """
+        started = time.monotonic()
+        now = fields.Datetime.now()
+        steps = self.search(
+            [("test_state", "=", "running"), ("campaign_id.state", "=", "running")]
+        )
+        decided = self.browse()
+        for step in steps:
+            rows = step._get_experiment_rows()
+            if len(rows) < 2:
+                continue
+            index = experiment_stats.decide_winner(
+                [row["probability_best"] for row in rows],
+                [row["recipients"] for row in rows],
+                step.test_min_sample,
+                step.test_threshold,
+            )
+            reason = "rule"
+            if index is None and step.test_end_date and step.test_end_date <= now:
+                index = max(range(len(rows)), key=lambda i: rows[i]["probability_best"])
+                reason = "end"
+            if index is None:
+                continue
+            row = rows[index]
+            step._set_winner(
+                self.env["crm.campaign.variant"].browse(row["variant_id"]),
+                reason=reason,
+                row=row,
+            )
+            decided |= step
+        if steps:
+            _logger.info(
+                "Campaign experiments: %s running, %s decided in %.2fs",
+                len(steps),
+                len(decided),
+                time.monotonic() - started,
+            )
+        return decided
 
     def action_test_send(self, emails=None, numbers=None):
         """Send this step once to test addresses, outside the campaign.

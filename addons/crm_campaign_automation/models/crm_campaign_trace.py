@@ -9,6 +9,8 @@ from markupsafe import Markup
 from odoo import api, fields, models, modules
 from odoo.tools import SQL, mail
 
+from .crm_campaign_step import STEP_KINDS
+
 _logger = logging.getLogger(__name__)
 
 TRACE_STATES = [
@@ -27,7 +29,13 @@ SKIP_REASONS = [
     ("trigger", "Trigger condition not met"),
     ("goal", "Goal reached"),
     ("stopped", "Campaign or journey stopped"),
+    ("holdout", "Holdout group: receives nothing"),
+    ("experiment", "Waiting for the experiment's winner"),
 ]
+
+# Hours a partner outside the test sample waits before the executor checks
+# again when the test has no end date. Deciding the test releases it at once.
+EXPERIMENT_WAIT_HOURS = 1
 
 # Response triggers read from the parent step's mailing.trace. Each test returns
 # True when the response happened; the not_* triggers use the negation.
@@ -88,7 +96,25 @@ class CrmCampaignTrace(models.Model):
     partner_id = fields.Many2one(
         "res.partner", required=True, index=True, ondelete="cascade"
     )
-    kind = fields.Selection(related="step_id.kind", store=True)
+    kind = fields.Selection(
+        STEP_KINDS,
+        compute="_compute_kind",
+        store=True,
+        help="Channel of the step, or of the variant when it overrides it.",
+    )
+    variant_id = fields.Many2one(
+        "crm.campaign.variant",
+        index="btree_not_null",
+        ondelete="set null",
+        readonly=True,
+        help="Variant of the step's experiment this partner got.",
+    )
+    is_test_sample = fields.Boolean(
+        string="In Test Sample",
+        readonly=True,
+        help="The variant was assigned by the experiment's split, not rolled out "
+        "as the winner, so the trace counts in the experiment's results.",
+    )
     parent_trace_id = fields.Many2one(
         "crm.campaign.trace",
         index="btree_not_null",
@@ -145,6 +171,16 @@ class CrmCampaignTrace(models.Model):
             """
         )
 
+    @api.depends("step_id.kind", "variant_id.kind")
+    def _compute_kind(self):
+        for trace in self:
+            trace.kind = trace.variant_id.kind or trace.step_id.kind
+
+    def _get_channel(self):
+        """Return the consent channel of this trace's step or variant."""
+        self.ensure_one()
+        return self.variant_id.channel_id or self.step_id.channel_id
+
     # ------------------------------------------------------------------
     # Scheduling
     # ------------------------------------------------------------------
@@ -169,13 +205,18 @@ class CrmCampaignTrace(models.Model):
             )
             tz_name = participant.partner_id.tz or participant.campaign_id.tz
             for step in steps:
+                variant, is_test_sample = self.env["crm.campaign.variant"], False
+                if step.variant_ids and not participant.is_holdout:
+                    variant, is_test_sample = step._get_variant_assignment(participant)
                 vals_list.append(
                     {
                         "participant_id": participant.id,
                         "step_id": step.id,
                         "partner_id": participant.partner_id.id,
                         "parent_trace_id": parent_trace.id if parent_trace else False,
-                        "scheduled_at": step._get_due_date(base, tz_name),
+                        "scheduled_at": step._get_due_date(base, tz_name, variant),
+                        "variant_id": variant.id,
+                        "is_test_sample": is_test_sample,
                     }
                 )
         return self.create(vals_list)
@@ -278,7 +319,9 @@ class CrmCampaignTrace(models.Model):
 
     @api.model
     def _cron_execute(self):
-        """Drive ``_execute_due`` for at most CRON_TIME_LIMIT seconds per run."""
+        """Decide the experiments whose rule is met, then drive ``_execute_due``
+        for at most CRON_TIME_LIMIT seconds per run."""
+        self.env["crm.campaign.step"]._decide_experiments()
         self._execute_due(time_limit=CRON_TIME_LIMIT)
 
     def _execute_batch(self):
@@ -287,6 +330,8 @@ class CrmCampaignTrace(models.Model):
         traces = self._cancel_finished_journeys()
         traces = traces._cancel_unmatched_filters()
         traces = traces._cancel_unmet_triggers()
+        traces = traces._skip_holdout(now)
+        traces = traces._resolve_variants(now)
 
         refused, delayed = self.env["crm.campaign.gate"]._check(traces)
         skipped_by_reason = traces.filtered(lambda trace: trace.id in refused).grouped(
@@ -308,7 +353,9 @@ class CrmCampaignTrace(models.Model):
             lambda trace: trace.id not in refused and trace.id not in delayed
         )
 
-        for step, step_traces in traces.grouped("step_id").items():
+        for (step, _variant), step_traces in traces.grouped(
+            lambda trace: (trace.step_id, trace.variant_id)
+        ).items():
             try:
                 with self.env.cr.savepoint():
                     step_traces._execute_step(step)
@@ -334,6 +381,61 @@ class CrmCampaignTrace(models.Model):
             reason = "goal" if trace.participant_id.state == "converted" else "stopped"
             trace.write({"state": "canceled", "skip_reason": reason})
         return self - ended
+
+    def _skip_holdout(self, now):
+        """Skip every step of holdout participants, who receive nothing; return
+        the other traces. No later step is scheduled for them."""
+        holdout = self.filtered(lambda trace: trace.participant_id.is_holdout)
+        holdout.write(
+            {"state": "skipped", "skip_reason": "holdout", "executed_at": now}
+        )
+        return self - holdout
+
+    def _resolve_variants(self, now):
+        """Give each trace of a step with variants the variant it runs with now;
+        return the traces that may run now.
+
+        Partners outside a running test's sample wait: their trace moves to
+        the test end, or EXPERIMENT_WAIT_HOURS later, with the reason
+        ``experiment``, until a winner is decided. A trace whose variant
+        changes (the winner after a decision) is due again after the
+        variant's delay, counted from the parent step or the entry.
+        """
+        with_variants = self.filtered(lambda trace: trace.step_id.variant_ids)
+        if not with_variants:
+            return self
+        starting = with_variants.step_id.filtered(
+            lambda step: step.test_state == "none" and len(step.variant_ids) > 1
+        )
+        starting.write({"test_state": "running", "test_start_date": now})
+        postponed = self.browse()
+        for trace in with_variants:
+            step = trace.step_id
+            variant, is_test_sample = step._get_variant_assignment(trace.participant_id)
+            if not variant:
+                end = step.test_end_date
+                wait_until = (
+                    end
+                    if end and end > now
+                    else now + timedelta(hours=EXPERIMENT_WAIT_HOURS)
+                )
+                trace.write({"scheduled_at": wait_until, "skip_reason": "experiment"})
+                postponed |= trace
+                continue
+            if variant == trace.variant_id and is_test_sample == trace.is_test_sample:
+                continue
+            values = {"variant_id": variant.id, "is_test_sample": is_test_sample}
+            if variant != trace.variant_id:
+                base = (
+                    trace.parent_trace_id.executed_at or trace.participant_id.entry_date
+                )
+                tz_name = trace.partner_id.tz or trace.campaign_id.tz
+                due = step._get_due_date(base, tz_name, variant)
+                if due > now:
+                    values["scheduled_at"] = due
+                    postponed |= trace
+            trace.write(values)
+        return self - postponed
 
     def _cancel_unmatched_filters(self):
         canceled = self.browse()
@@ -399,7 +501,9 @@ class CrmCampaignTrace(models.Model):
     # ------------------------------------------------------------------
 
     def _execute_step(self, step):
-        method = getattr(self, f"_execute_{step.kind}")
+        """Run ``step`` on these traces, which share one variant or none."""
+        kind = self.variant_id[:1].kind or step.kind
+        method = getattr(self, f"_execute_{kind}")
         method(step)
 
     def _execute_email(self, step):
@@ -407,10 +511,13 @@ class CrmCampaignTrace(models.Model):
         one ``mail.mail`` with its ``mailing.trace`` per partner."""
         mailing = step._get_mailing()
         partners = self.partner_id
-        rendered = step.mail_template_id.sudo()._generate_template(
+        variant = self.variant_id[:1]
+        template = variant.mail_template_id or step.mail_template_id
+        rendered = template.sudo()._generate_template(
             partners.ids,
             ["subject", "body_html", "email_from", "reply_to", "mail_server_id"],
         )
+        self._apply_variant_overrides(variant, rendered)
         tracker_values = mailing._get_link_tracker_values()
         render_mixin = self.env["mail.render.mixin"].sudo()
         mail_vals_list = []
@@ -467,6 +574,34 @@ class CrmCampaignTrace(models.Model):
                 }
             )
 
+    def _apply_variant_overrides(self, variant, rendered):
+        """Replace in ``rendered`` (values per partner id) the subject and body
+        that ``variant`` overrides, rendered per partner in its language."""
+        if not variant or not (variant.subject or variant.body_html):
+            return
+        render_mixin = self.env["mail.render.mixin"].sudo()
+        partners_by_lang = self.partner_id.grouped(
+            lambda partner: partner.lang or self.env.lang
+        )
+        for lang, partners in partners_by_lang.items():
+            mixin = render_mixin.with_context(lang=lang)
+            if variant.subject:
+                subjects = mixin._render_template(
+                    variant.subject, "res.partner", partners.ids
+                )
+                for partner_id, subject in subjects.items():
+                    rendered[partner_id]["subject"] = subject
+            if variant.body_html:
+                bodies = mixin._render_template(
+                    variant.body_html,
+                    "res.partner",
+                    partners.ids,
+                    engine="qweb",
+                    options={"post_process": True},
+                )
+                for partner_id, body in bodies.items():
+                    rendered[partner_id]["body_html"] = body
+
     def _append_preference_link(self, body, partner):
         """Append the link to the partner's consent preferences, when crm_consent
         provides it, after link tracking so that the signed URL stays intact."""
@@ -485,7 +620,8 @@ class CrmCampaignTrace(models.Model):
     def _execute_sms(self, step):
         """Queue one ``sms.sms`` with its ``mailing.trace`` per partner."""
         mailing = step._get_mailing()
-        bodies = step.sms_template_id.sudo()._render_field("body", self.partner_id.ids)
+        template = self.variant_id[:1].sms_template_id or step.sms_template_id
+        bodies = template.sudo()._render_field("body", self.partner_id.ids)
         sms_vals_list = []
         for trace in self:
             partner = trace.partner_id
@@ -570,7 +706,8 @@ class CrmCampaignTrace(models.Model):
         the traces, which needs wkhtmltopdf on the server.
         """
         partners = self.partner_id
-        bodies = step.mail_template_id.sudo()._render_field("body_html", partners.ids)
+        template = self.variant_id[:1].mail_template_id or step.mail_template_id
+        bodies = template.sudo()._render_field("body_html", partners.ids)
         for trace in self:
             trace.letter_html = bodies[trace.partner_id.id]
 

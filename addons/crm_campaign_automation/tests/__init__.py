@@ -1,3 +1,5 @@
 from . import test_campaign_access
 from . import test_campaign_gate
 from . import test_campaign_execution
+from . import test_experiment_stats
+from . import test_campaign_experiment
