@@ -242,6 +242,8 @@ def check_campaigns(demo, source, rules, orders):
             if is_root:
                 if tiers_at_launch.get(customer) == "one_to_one":
                     expected["filter"] += 1
+                elif trace["participant_id"][0] in holdout:
+                    expected["holdout"] += 1
                 elif consent_state(demo, customer, "email") != "granted":
                     expected["consent"] += 1
                 else:
@@ -267,6 +269,13 @@ def check_campaigns(demo, source, rules, orders):
                     demo.seed, "click", trace["id"], PROBABILITIES["click_after_open"]
                 )
         name = step[1]
+        if is_root and demo.options.simulate_days > demo.options.test_days:
+            check(
+                demo,
+                f"{name}: still waiting",
+                sum(1 for trace in rows if trace["state"] == "scheduled"),
+                0,
+            )
         for key in sorted(set(outcome) | set(expected)):
             check(demo, f"{name}: {key}", outcome.get(key, 0), expected.get(key, 0))
         received = sum(
@@ -336,20 +345,73 @@ def check_campaigns(demo, source, rules, orders):
         flush=True,
     )
     if demo.has_experiments:
-        check_experiments(demo, treated_rate, holdout_rate)
+        check_holdout(demo, treated, sorted(holdout), buyers)
+        check_experiments(demo, traces, statuses)
 
 
-def check_experiments(demo, treated_rate, holdout_rate):
-    rpc = demo.rpc
-    uplift = rpc.call("crm.campaign", "get_holdout_uplift", [demo.reactivation_id])
+def check_holdout(demo, treated, holdout, buyers):
+    uplift = demo.rpc.call("crm.campaign", "get_holdout_uplift", [demo.reactivation_id])
     demo.results["holdout_uplift"] = uplift
-    print(f"  Holdout uplift from Odoo: {uplift}", flush=True)
-    steps = rpc.call(
+    print(
+        f"  Holdout uplift (Odoo): {uplift['uplift']:+.2%} "
+        f"[{uplift['uplift_low']:+.2%}, {uplift['uplift_high']:+.2%}]",
+        flush=True,
+    )
+    check(demo, "treated participants", uplift["treated_count"], len(treated))
+    check(demo, "holdout participants", uplift["holdout_count"], len(holdout))
+    for label, group in (("treated", treated), ("holdout", holdout)):
+        check(
+            demo,
+            f"{label} conversions",
+            uplift[f"{label}_conversions"],
+            sum(1 for pid in group if str(pid) in buyers),
+        )
+
+
+def check_experiments(demo, traces, statuses):
+    """Compare the A/B test's recipients and opens per variant with the
+    test-sample e-mails sent and the simulation's open draws."""
+    steps = demo.rpc.call(
         "crm.campaign.step",
         "search",
         [("campaign_id", "=", demo.reactivation_id), ("variant_ids", "!=", False)],
     )
     for step_id in steps:
-        results = rpc.call("crm.campaign.step", "get_experiment_results", [step_id])
+        results = demo.rpc.call(
+            "crm.campaign.step", "get_experiment_results", [step_id]
+        )
         demo.results.setdefault("experiments", {})[step_id] = results
-        print(f"  A/B test of step {step_id}: {results}", flush=True)
+        winner = results.get("winner_variant_id")
+        print(
+            f"  A/B test ({results['metric']}), state {results['state']}, winner "
+            f"{winner[1] if isinstance(winner, list) else winner}:",
+            flush=True,
+        )
+        sample = [
+            trace
+            for trace in traces
+            if trace["step_id"][0] == step_id
+            and trace["state"] == "done"
+            and trace.get("is_test_sample")
+        ]
+        for variant in results["variants"]:
+            mine = [t for t in sample if t["variant"] == variant["name"]]
+            print(
+                f"    {variant['name']}: {variant['successes']} opened of "
+                f"{variant['recipients']} ({variant['rate']:.1%}), probability "
+                f"of being the best {variant['probability_best']:.1%}",
+                flush=True,
+            )
+            check(
+                demo, f"{variant['name']}: recipients", variant["recipients"], len(mine)
+            )
+            check(
+                demo,
+                f"{variant['name']}: opened",
+                variant["successes"],
+                sum(
+                    1
+                    for t in mine
+                    if draw(demo.seed, "open", t["id"], demo.open_probability(t))
+                ),
+            )

@@ -673,6 +673,9 @@ class CdnowDemo:
         return {
             "test_metric": "open",
             "test_sample_percent": self.options.test_sample_percent,
+            # Simulated opens come seconds after the sending, which the
+            # experiment would otherwise discard as opens by mail scanners.
+            "test_exclude_machine_opens": False,
             "variant_ids": [
                 (
                     0,
@@ -867,7 +870,7 @@ class CdnowDemo:
         fields = ["partner_id", "participant_id", "parent_trace_id", "step_id"]
         fields += ["state", "skip_reason", "mailing_trace_id", "kind"]
         if self.has_experiments:
-            fields.append("variant_id")
+            fields += ["variant_id", "is_test_sample"]
         traces = self.rpc.call(
             "crm.campaign.trace",
             "search_read",
