@@ -351,14 +351,14 @@ class CdnowDemo:
                 [("name", "=", "USD"), ("active", "in", [True, False])],
             )
             rpc.call("res.currency", "write", usd, {"active": True})
-            spain = rpc.call("res.country", "search", [("code", "=", "ES")])
+            # No country: Odoo would install that country's accounting
+            # localisation (l10n_es for Spain) when the company is created.
             company_id, created = self.find_or_create(
                 "res.company",
                 [("name", "=", COMPANY_NAME)],
                 {
                     "name": COMPANY_NAME,
                     "currency_id": usd[0],
-                    "country_id": spain[0],
                     "email": "ventas@discos-compas.example.com",
                 },
             )
@@ -420,6 +420,9 @@ class CdnowDemo:
                 "company_id": self.company_id,
                 "dsn": f"sqlite:///{self.shop_path}",
                 "query": cdnow_shop.IMPORT_QUERY,
+                "country_id": rpc.call("res.country", "search", [("code", "=", "ES")])[
+                    0
+                ],
                 "date_format": "%Y-%m-%d",
                 "decimal_separator": ".",
                 "thousands_separator": False,
