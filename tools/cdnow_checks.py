@@ -381,10 +381,12 @@ def check_experiments(demo, traces, statuses):
             "crm.campaign.step", "get_experiment_results", [step_id]
         )
         demo.results.setdefault("experiments", {})[step_id] = results
+        names = {row["variant_id"]: row["name"] for row in results["variants"]}
         winner = results.get("winner_variant_id")
+        winner = winner[0] if isinstance(winner, list) else winner
         print(
             f"  A/B test ({results['metric']}), state {results['state']}, winner "
-            f"{winner[1] if isinstance(winner, list) else winner}:",
+            f"{names.get(winner, 'none')}:",
             flush=True,
         )
         sample = [

@@ -90,19 +90,20 @@ REMINDER_DELAY_DAYS = 3
 # A simulated order: 1 to 3 CDs at this unit price, in the company currency.
 CD_PRICE = 12.99
 
+# The offer links point at the Odoo server itself (``{base_url}``), which
+# shows a "page not found": Odoo's link tracker fetches every tracked page to
+# read its title, and the demo must not reach any other host.
 MAIL_BODY_FIRST = """
 <p>Hola {{ object.name }}:</p>
 <p>Hace tiempo que no te vemos por Discos Compás y queremos recuperarte: esta
 semana tienes un 15 % de descuento en todo el catálogo.</p>
-<p><a href="https://discos-compas.example.com/ofertas?c=reactivacion">Ver las
-ofertas</a></p>
+<p><a href="{base_url}/ofertas?c=reactivacion">Ver las ofertas</a></p>
 <p>Un saludo,<br/>El equipo de Discos Compás</p>
 """
 MAIL_BODY_REMINDER = """
 <p>Hola {{ object.name }}:</p>
 <p>Tu descuento del 15 % en Discos Compás termina pronto.</p>
-<p><a href="https://discos-compas.example.com/ofertas?c=recordatorio">Aprovechar
-el descuento</a></p>
+<p><a href="{base_url}/ofertas?c=recordatorio">Aprovechar el descuento</a></p>
 <p>Un saludo,<br/>El equipo de Discos Compás</p>
 """
 
@@ -353,14 +354,13 @@ class CdnowDemo:
             rpc.call("res.currency", "write", usd, {"active": True})
             # No country: Odoo would install that country's accounting
             # localisation (l10n_es for Spain) when the company is created.
+            # No e-mail or website either, and partner_autocomplete marked as
+            # done: it would look the company's domain up on Odoo's servers.
+            values = {"name": COMPANY_NAME, "currency_id": usd[0]}
+            if rpc.has_fields("res.company", ["iap_enrich_auto_done"]):
+                values["iap_enrich_auto_done"] = True
             company_id, created = self.find_or_create(
-                "res.company",
-                [("name", "=", COMPANY_NAME)],
-                {
-                    "name": COMPANY_NAME,
-                    "currency_id": usd[0],
-                    "email": "ventas@discos-compas.example.com",
-                },
+                "res.company", [("name", "=", COMPANY_NAME)], values
             )
             self.company_id = company_id
             rpc.call(
@@ -568,7 +568,7 @@ class CdnowDemo:
                     "ir.model", "search", [("model", "=", "res.partner")]
                 )[0],
                 "subject": subject,
-                "body_html": body,
+                "body_html": body.replace("{base_url}", self.options.url.rstrip("/")),
                 "email_from": f"{COMPANY_NAME} <ventas@discos-compas.example.com>",
                 "lang": "{{ object.lang }}",
             },
