@@ -1058,9 +1058,11 @@ class CdnowDemo:
         with Stage("reports") as stage:
             output = Path(self.options.output)
             output.mkdir(parents=True, exist_ok=True)
-            xlsx = self.rpc.call("crm.campaign", "report_xlsx", [self.reactivation_id])
+            xlsx = base64.b64decode(
+                self.rpc.call("crm.campaign", "report_xlsx", [self.reactivation_id])
+            )
             xlsx_path = output / "reactivacion-cdnow.xlsx"
-            xlsx_path.write_bytes(base64.b64decode(xlsx))
+            xlsx_path.write_bytes(xlsx)
             http = OdooHttp(self.options.url, self.options.database)
             http.authenticate(
                 self.options.database, self.options.login, self.options.password
