@@ -1,10 +1,11 @@
 """Headline figures of the CDNOW demo and their independent checks.
 
 Each figure read from Odoo is compared with the same figure computed here in
-plain Python: RFM segments and value tiers from the source file's purchases
-(plus the orders the simulation confirmed), consent refusals from the shop
-database's consent histories, opens and clicks from the simulation's own
-draws, and the holdout uplift from the participants and their orders.
+plain Python. RFM segments and value tiers come from the source file's
+purchases plus the orders the simulation confirmed. Consent refusals come
+from the shop database's consent histories, opens and clicks from the
+simulation's own draws, and the holdout uplift from the participants and
+their orders.
 """
 
 import datetime
@@ -168,10 +169,10 @@ def consent_state(demo, customer, channel):
 
 
 def audience_at_refresh(demo, source, rules, segment_key):
-    """Return the customers the segment held when the demo refreshed it.
+    """Return the customers in the segment when the demo refreshed it.
 
-    The segment was refreshed once, right after the import, when the ledger
-    held the source's purchases only.
+    The demo refreshes its segments once, right after the import, when the
+    ledger contains the source's purchases only.
     """
     refresh_date = demo.segment_refresh_dates[demo.segment_ids[segment_key]]
     day = _local_date(refresh_date, demo.tz)

@@ -7,11 +7,11 @@ over XML-RPC and HTTP only, as an integrator would:
 1. ``data``: find the CDNOW file of the ``lifetimes`` package (the 69,659
    purchases of ``CDNOW_master.txt`` by default, ``--file sample`` for the
    2,357 customers of ``CDNOW_sample.txt``).
-2. ``shop``: build a legacy shop's SQLite database from it
-   (``tools/cdnow_shop.py``: invented Spanish-speaking customers, consent
-   histories, dates shifted by whole weeks so that the latest purchase falls
-   in the week before the first run; the shift is stored in the database and
-   reused by later runs).
+2. ``shop``: build a legacy shop's SQLite database from it with
+   ``tools/cdnow_shop.py``: invented Spanish-speaking customers and consent
+   histories. Dates are shifted by whole weeks so that the latest purchase
+   falls in the week before the first run. The shift is stored in the Odoo
+   database and reused by later runs.
 3. ``setup``: a company of its own, "Discos Compás", whose customers are
    ranked apart from the rest of the database; US dollars as in the file;
    an RFM window of ``--rfm-window-days``; value tiers by top share of
@@ -109,7 +109,7 @@ MAIL_BODY_REMINDER = """
 
 
 class DemoError(Exception):
-    """Raised when a stage cannot go on; the message says what to fix.
+    """Raised when a stage cannot go on; the message names what to fix.
 
     ``detail`` keeps the server's traceback of a failed XML-RPC call.
     """
@@ -184,7 +184,7 @@ class OdooRpc:
         return found == len(names)
 
     def run_cron(self, xmlid, attempts=30):
-        """Run a scheduled action now, waiting while a cron worker holds it."""
+        """Run a scheduled action now, waiting while a cron worker runs it."""
         cron_id = self.ref(xmlid)
         for _attempt in range(attempts):
             try:
@@ -975,9 +975,9 @@ class CdnowDemo:
     def simulate_purchases(self, day):
         """Confirm the orders of the participants who buy on simulated ``day``.
 
-        A participant who responded buys the day after its response (here:
-        the first simulated day after the response is read); the others buy,
-        with the baseline probability, on a day drawn for them.
+        A participant who opened or clicked an e-mail gets its purchase draw
+        on the first simulated day after Odoo recorded the response. The
+        others get the baseline draw on a day drawn for them.
         """
         participants = self.rpc.call(
             "crm.campaign.participant",
@@ -1005,9 +1005,10 @@ class CdnowDemo:
             buy_day = 1 + random.Random(
                 f"{self.seed}:day:{participant['id']}"
             ).randrange(days)
-            # The draw is one number per participant compared with the
-            # probability of its best response so far, so a participant buys
-            # at most once and a better response can only make it buy sooner.
+            # The draw is one number per participant, compared with the
+            # probability of its best response so far, so a better response
+            # can only make it buy sooner. The order reference above keeps
+            # it to one order.
             if response is None and day != buy_day:
                 continue
             if not self.purchase_decision(participant["id"], response):
