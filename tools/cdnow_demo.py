@@ -45,6 +45,11 @@ source, segments and campaigns are found by name, the import finds its
 customers and transactions by their keys, orders by their reference, and
 only the days not yet simulated are simulated.
 
+The import of the master file is one XML-RPC call of several minutes, so
+the Odoo server needs ``--limit-time-real`` well above its default of 120 s
+(``tools/run_demo.py`` and docker-compose.yml set 3600); past the limit,
+Odoo's threaded server stops.
+
 Example: ``python3 tools/cdnow_demo.py --url http://127.0.0.1:8069
 --database crm_demo --file sample``.
 """
@@ -52,6 +57,7 @@ Example: ``python3 tools/cdnow_demo.py --url http://127.0.0.1:8069
 import argparse
 import base64
 import datetime
+import http.client
 import http.cookiejar
 import json
 import random
@@ -164,6 +170,16 @@ class OdooRpc:
             raise DemoError(
                 f"{model}.{method} failed: {message}", fault.faultString
             ) from fault
+        except (
+            OSError,
+            http.client.HTTPException,
+            xmlrpc.client.ProtocolError,
+        ) as error:
+            raise DemoError(
+                f"{model}.{method} failed: the connection to Odoo broke ({error}). "
+                "If the server stopped, the call ran past its --limit-time-real "
+                "(120 s by default): restart Odoo with --limit-time-real=3600."
+            ) from error
 
     def ref(self, xmlid):
         module, name = xmlid.split(".")
