@@ -433,3 +433,12 @@ def test_dockerfile_installs_pinned_lifetimes(services):
     assert '"lifetimes==0.11.3"' in tools_pin, (
         "tools/cdnow_data.py pins another lifetimes than docker/Dockerfile"
     )
+
+
+def test_odoo_conf_allows_long_import(odoo_conf):
+    # The CDNOW demo imports the master file in one XML-RPC call of several
+    # minutes; a request past limit_time_real stops Odoo's threaded server.
+    limit = int(odoo_conf.get("limit_time_real", "120"))
+    assert limit >= 1800, (
+        f"odoo.conf sets limit_time_real = {limit}, too short for the CDNOW import"
+    )
