@@ -442,8 +442,10 @@ class CdnowDemo:
                 "date_format": "%Y-%m-%d",
                 "decimal_separator": ".",
                 "thousands_separator": False,
-                "batch_size": 2000,
-                "timeout": 600,
+                "batch_size": 5000,
+                # The SQLite reader's deadline runs until the last row is
+                # fetched, so it bounds the whole import, not only the query.
+                "timeout": 3600,
             }
             source_ids = rpc.call(
                 "crm.legacy.source",
