@@ -3,8 +3,8 @@
 The demo runs on CDNOW_sample.txt (2,357 customers) in a copy of the test
 database, made with Odoo's database service on the test server, so that its
 customers, segments and campaigns do not change what the other XML-RPC tests
-see. E-mails go to tools/mail_catcher.py on free loopback ports, through an
-outgoing mail server record of the copy.
+see, served by an Odoo server of its own. E-mails go to
+tools/mail_catcher.py on free loopback ports.
 
 The profile figures are compared with cdnow_customers_summary.csv of the
 lifetimes package, computed by its authors on the same customers over the
@@ -20,7 +20,10 @@ import csv
 import datetime
 import os
 import socket
+import subprocess
 import sys
+import time
+import urllib.request
 import xmlrpc.client
 from collections import Counter
 from pathlib import Path
@@ -55,34 +58,70 @@ def catcher():
 
 
 @pytest.fixture(scope="module")
-def demo_database(odoo, catcher):
+def demo_server(odoo, catcher):
+    """Serve a copy of the test database with an Odoo server of its own.
+
+    The test server is started with --database, so it routes every HTTP
+    request (tracking pixels, links, reports) to the test database; the copy
+    needs its own server for them.
+    """
     name = f"{odoo.database}_cdnow"
     service = xmlrpc.client.ServerProxy(f"{odoo.url}/xmlrpc/2/db")
     if service.db_exist(name):
         service.drop(MASTER_PASSWORD, name)
     service.duplicate_database(MASTER_PASSWORD, odoo.database, name)
-    client = cdnow_demo.OdooRpc(odoo.url, name, odoo.login, odoo.password)
-    client.call(
-        "ir.mail_server",
-        "create",
-        {
-            "name": "Mail catcher of the CDNOW test",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": catcher.smtp_port,
-            "smtp_encryption": "none",
-        },
-    )
-    yield name
-    service.drop(MASTER_PASSWORD, name)
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "odoo",
+        f"--database={name}",
+        f"--addons-path={os.environ.get('ODOO_ADDONS_PATH', ROOT / 'addons')}",
+        "--http-interface=127.0.0.1",
+        f"--http-port={port}",
+        "--workers=0",
+        "--max-cron-threads=0",
+        "--limit-time-real=900",
+        "--log-level=warn",
+        "--smtp=127.0.0.1",
+        f"--smtp-port={catcher.smtp_port}",
+        "--email-from=marketing@demo.invalid",
+    ]
+    server = subprocess.Popen(command)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_server(url, server)
+        yield url, name
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        service.drop(MASTER_PASSWORD, name)
+
+
+def wait_for_server(url, server, timeout=180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "the Odoo server of the copy stopped"
+        try:
+            with urllib.request.urlopen(f"{url}/web/health", timeout=5):
+                return
+        except OSError:
+            time.sleep(1)
+    pytest.fail(f"the Odoo server of the copy did not answer on {url}")
 
 
 @pytest.fixture(scope="module")
-def demo_options(odoo, demo_database, catcher, tmp_path_factory):
+def demo_options(odoo, demo_server, catcher, tmp_path_factory):
+    url, database = demo_server
     workdir = tmp_path_factory.mktemp("cdnow")
     return cdnow_demo.parse_args(
         [
-            f"--url={odoo.url}",
-            f"--database={demo_database}",
+            f"--url={url}",
+            f"--database={database}",
             f"--login={odoo.login}",
             f"--password={odoo.password}",
             "--file=sample",

@@ -114,15 +114,20 @@ MAIL_BODY_REMINDER = """
 """
 
 
+# Fault code of odoo.exceptions.UserError in Odoo's XML-RPC answers.
+USER_ERROR_FAULT_CODE = 2
+
+
 class DemoError(Exception):
     """Raised when a stage cannot go on; the message names what to fix.
 
     ``detail`` keeps the server's traceback of a failed XML-RPC call.
     """
 
-    def __init__(self, message, detail=""):
+    def __init__(self, message, detail="", fault_code=None):
         super().__init__(message)
         self.detail = detail
+        self.fault_code = fault_code
 
 
 # ----------------------------------------------------------------------
@@ -168,7 +173,9 @@ class OdooRpc:
         except xmlrpc.client.Fault as fault:
             message = fault.faultString.strip().splitlines()[-1]
             raise DemoError(
-                f"{model}.{method} failed: {message}", fault.faultString
+                f"{model}.{method} failed: {message}",
+                fault.faultString,
+                fault.faultCode,
             ) from fault
         except (
             OSError,
@@ -206,8 +213,10 @@ class OdooRpc:
             try:
                 return self.call("ir.cron", "method_direct_trigger", [cron_id])
             except DemoError as error:
-                # ir.cron._try_lock raises while a cron worker runs the job.
-                if "_try_lock" not in error.detail:
+                # ir.cron._try_lock raises a UserError, which XML-RPC returns
+                # with fault code 2 and a translated message only, while a
+                # cron worker runs the job.
+                if error.fault_code != USER_ERROR_FAULT_CODE:
                     raise
                 time.sleep(2)
         raise DemoError(f"scheduled action {xmlid} stayed busy; try again later.")

@@ -182,12 +182,7 @@ def run_pytest(database, workdir, pytest_args):
     """Start an Odoo server on ``database`` and run tests/ against it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    # The CDNOW demo test imports 10,000 rows in one XML-RPC call. A request
-    # longer than --limit-time-real (120 s by default) stops Odoo's threaded
-    # server, which a loaded machine could reach.
-    command = odoo_command(
-        database, ["--workers=0", "--log-level=warn", "--limit-time-real=900"]
-    )
+    command = odoo_command(database, ["--workers=0", "--log-level=warn"])
     command = [arg for arg in command if not arg.startswith("--http-port=")]
     command.append(f"--http-port={port}")
     log_path = workdir / "odoo-server.log"
