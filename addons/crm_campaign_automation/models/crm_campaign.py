@@ -734,7 +734,11 @@ class CrmCampaign(models.Model):
                 )
             campaign.step_ids._check_ready()
         started = time.monotonic()
-        self.write({"state": "running", "launch_date": fields.Datetime.now()})
+        now = fields.Datetime.now()
+        self.write({"state": "running", "launch_date": now})
+        self.step_ids.filtered(
+            lambda step: len(step.variant_ids) > 1 and step.test_state == "none"
+        ).write({"test_state": "running", "test_start_date": now})
         enrolled = self._enroll_audience() + self._enroll_date_rule()
         _logger.info(
             "Launched campaigns %s: %s participants enrolled in %.2fs",

@@ -776,6 +776,7 @@ class CrmCampaignStep(models.Model):
         probability = (
             f"{row['probability_best'] * 100:.1f} %" if row else self.env._("unknown")
         )
+        threshold = f"{self.test_threshold * 100:.1f} %"
         if reason == "rule":
             return self.env._(
                 "Step %(step)s: variant %(variant)s won the experiment on %(metric)s "
@@ -785,7 +786,7 @@ class CrmCampaignStep(models.Model):
                 variant=variant.name,
                 metric=metric,
                 probability=probability,
-                threshold=f"{self.test_threshold * 100:.1f} %",
+                threshold=threshold,
             )
         if reason == "end":
             return self.env._(
@@ -831,28 +832,12 @@ class CrmCampaignStep(models.Model):
         )
         decided = self.browse()
         for step in steps:
-            rows = step._get_experiment_rows()
-            if len(rows) < 2:
-                continue
-            index = experiment_stats.decide_winner(
-                [row["probability_best"] for row in rows],
-                [row["recipients"] for row in rows],
-                step.test_min_sample,
-                step.test_threshold,
-            )
-            reason = "rule"
-            if index is None and step.test_end_date and step.test_end_date <= now:
-                index = max(range(len(rows)), key=lambda i: rows[i]["probability_best"])
-                reason = "end"
-            if index is None:
-                continue
-            row = rows[index]
-            step._set_winner(
-                self.env["crm.campaign.variant"].browse(row["variant_id"]),
-                reason=reason,
-                row=row,
-            )
-            decided |= step
+            try:
+                with self.env.cr.savepoint():
+                    if step._decide_experiment(now):
+                        decided |= step
+            except Exception:  # one broken step must not block the others
+                _logger.exception("Deciding the experiment of step %s failed", step.id)
         if steps:
             _logger.info(
                 "Campaign experiments: %s running, %s decided in %.2fs",
@@ -861,6 +846,32 @@ class CrmCampaignStep(models.Model):
                 time.monotonic() - started,
             )
         return decided
+
+    def _decide_experiment(self, now):
+        """Decide this step's experiment if its rule is met; return True if so."""
+        self.ensure_one()
+        rows = self._get_experiment_rows()
+        if len(rows) < 2:
+            return False
+        index = experiment_stats.decide_winner(
+            [row["probability_best"] for row in rows],
+            [row["recipients"] for row in rows],
+            self.test_min_sample,
+            self.test_threshold,
+        )
+        reason = "rule"
+        if index is None and self.test_end_date and self.test_end_date <= now:
+            index = max(range(len(rows)), key=lambda i: rows[i]["probability_best"])
+            reason = "end"
+        if index is None:
+            return False
+        row = rows[index]
+        self._set_winner(
+            self.env["crm.campaign.variant"].browse(row["variant_id"]),
+            reason=reason,
+            row=row,
+        )
+        return True
 
     def action_test_send(self, emails=None, numbers=None):
         """Send this step once to test addresses, outside the campaign.

@@ -2,6 +2,7 @@ import csv
 import io
 import logging
 import time
+from collections import defaultdict
 from datetime import timedelta
 
 from markupsafe import Markup
@@ -409,6 +410,9 @@ class CrmCampaignTrace(models.Model):
         )
         starting.write({"test_state": "running", "test_start_date": now})
         postponed = self.browse()
+        # Traces are grouped by the values they get, so that each group is
+        # one write however large the batch.
+        updates = defaultdict(self.browse)
         for trace in with_variants:
             step = trace.step_id
             variant, is_test_sample = step._get_variant_assignment(trace.participant_id)
@@ -419,12 +423,14 @@ class CrmCampaignTrace(models.Model):
                     if end and end > now
                     else now + timedelta(hours=EXPERIMENT_WAIT_HOURS)
                 )
-                trace.write({"scheduled_at": wait_until, "skip_reason": "experiment"})
+                updates[
+                    (("scheduled_at", wait_until), ("skip_reason", "experiment"))
+                ] |= trace
                 postponed |= trace
                 continue
             if variant == trace.variant_id and is_test_sample == trace.is_test_sample:
                 continue
-            values = {"variant_id": variant.id, "is_test_sample": is_test_sample}
+            values = (("variant_id", variant.id), ("is_test_sample", is_test_sample))
             if variant != trace.variant_id:
                 base = (
                     trace.parent_trace_id.executed_at or trace.participant_id.entry_date
@@ -432,9 +438,11 @@ class CrmCampaignTrace(models.Model):
                 tz_name = trace.partner_id.tz or trace.campaign_id.tz
                 due = step._get_due_date(base, tz_name, variant)
                 if due > now:
-                    values["scheduled_at"] = due
+                    values += (("scheduled_at", due),)
                     postponed |= trace
-            trace.write(values)
+            updates[values] |= trace
+        for values, traces in updates.items():
+            traces.write(dict(values))
         return self - postponed
 
     def _cancel_unmatched_filters(self):

@@ -97,14 +97,12 @@ class CrmCampaignVariant(models.Model):
         help="Successes per recipient: a rate, or the revenue per recipient.",
     )
     interval_low = fields.Float(
-        string="Interval Low",
         compute="_compute_results",
         digits=(16, 4),
         help="Lower bound of the 95 % interval of the rate (Wilson score interval; "
         "normal interval for revenue).",
     )
     interval_high = fields.Float(
-        string="Interval High",
         compute="_compute_results",
         digits=(16, 4),
         help="Upper bound of the 95 % interval of the rate.",

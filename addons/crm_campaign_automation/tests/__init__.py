@@ -3,3 +3,4 @@ from . import test_campaign_gate
 from . import test_campaign_execution
 from . import test_experiment_stats
 from . import test_campaign_experiment
+from . import test_campaign_open_tracking

@@ -19,7 +19,8 @@ class TestCampaignExperiment(CampaignCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        # Twenty more consenting customers, so that splits have room to show.
+        # Sixty more consenting customers, so that every variant of a random
+        # split gets several of them whatever the record ids.
         cls.crowd = cls.env["res.partner"].create(
             [
                 {
@@ -29,7 +30,7 @@ class TestCampaignExperiment(CampaignCase):
                     "category_id": [(4, cls.tag_audience.id)],
                     "tz": "Europe/Madrid",
                 }
-                for index in range(20)
+                for index in range(60)
             ]
         )
         cls.crowd.consent_record("email", "granted")
@@ -527,6 +528,20 @@ class TestCampaignExperiment(CampaignCase):
             self.assertAlmostEqual(row["rate"], revenue / len(variant_traces))
             self.assertLessEqual(row["interval_low"], row["rate"])
             self.assertGreaterEqual(row["interval_high"], row["rate"])
+
+        # The conversion metric counts buyers, not orders: Ana's two orders
+        # make one conversion.
+        step.test_metric = "conversion"
+        rows = {
+            row["variant_id"]: row for row in step.get_experiment_results()["variants"]
+        }
+        for variant in step.variant_ids:
+            buyers = traces.filtered(
+                lambda t, v=variant: (
+                    t.variant_id == v and t.partner_id in (self.ana | self.bruno)
+                )
+            )
+            self.assertEqual(rows[variant.id]["successes"], len(buyers))
 
     def test_results_are_xmlrpc_safe(self):
         campaign, step = self.create_experiment([("Control", {}), ("Reto", {})])
