@@ -2,8 +2,8 @@
 
 The demo runs on CDNOW_sample.txt (2,357 customers) in a copy of the test
 database, made with Odoo's database service on the test server, so that its
-customers, segments and campaigns do not change what the other XML-RPC tests
-see, served by an Odoo server of its own. E-mails go to
+customers, segments and campaigns leave the other XML-RPC tests alone. An
+Odoo server of its own serves the copy, and e-mails go to
 tools/mail_catcher.py on free loopback ports.
 
 The profile figures are compared with cdnow_customers_summary.csv of the
@@ -62,8 +62,8 @@ def demo_server(odoo, catcher):
     """Serve a copy of the test database with an Odoo server of its own.
 
     The test server is started with --database, so it routes every HTTP
-    request (tracking pixels, links, reports) to the test database; the copy
-    needs its own server for them.
+    request (tracking pixels, links, reports) to the test database. The copy
+    therefore needs its own server.
     """
     name = f"{odoo.database}_cdnow"
     service = xmlrpc.client.ServerProxy(f"{odoo.url}/xmlrpc/2/db")
