@@ -207,7 +207,10 @@ def main():
 
     catcher = start_mail_catcher(args.smtp_port, args.mail_web_port)
     url = f"http://127.0.0.1:{args.port}"
-    server = subprocess.Popen([*common, f"--db-filter=^{args.database}$"])
+    # One log line per HTTP request would bury the demo's progress lines.
+    server = subprocess.Popen(
+        [*common, f"--db-filter=^{args.database}$", "--log-handler=werkzeug:WARNING"]
+    )
     try:
         wait_for_odoo(url, server)
         if not args.no_cdnow:
