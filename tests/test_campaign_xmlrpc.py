@@ -181,6 +181,8 @@ def test_experiment_results_and_decision(odoo, campaign, audience):
 
     assert results["step_id"] == step_id
     assert results["metric"] == "click"
+    assert results["method"] == "msprt"
+    assert results["threshold"] == 0.05
     assert results["decided"] is False
     assert results["winner_variant_id"] is False
     rows = {row["variant_id"]: row for row in results["variants"]}
@@ -194,8 +196,12 @@ def test_experiment_results_and_decision(odoo, campaign, audience):
             "interval_low",
             "interval_high",
             "probability_best",
+            "p_value",
         }
         assert row["interval_low"] <= row["rate"] <= row["interval_high"]
+        # Below the default minimum sample of 100, the sequential test has not
+        # started, so no evidence against equal rates is reported.
+        assert row["p_value"] == 1.0
     # Only Elena consented, so one recipient in all, who has not clicked.
     assert sum(row["recipients"] for row in rows.values()) == 1
     assert sum(row["successes"] for row in rows.values()) == 0

@@ -738,7 +738,9 @@ class CrmCampaign(models.Model):
         self.write({"state": "running", "launch_date": now})
         self.step_ids.filtered(
             lambda step: len(step.variant_ids) > 1 and step.test_state == "none"
-        ).write({"test_state": "running", "test_start_date": now})
+        ).write(
+            {"test_state": "running", "test_start_date": now, "test_p_values": False}
+        )
         enrolled = self._enroll_audience() + self._enroll_date_rule()
         _logger.info(
             "Launched campaigns %s: %s participants enrolled in %.2fs",

@@ -16,6 +16,12 @@ from ..tools.schedule import utc_to_local
 
 _logger = logging.getLogger(__name__)
 
+# Settings that change what the experiment measures, so that writing one
+# clears the stored running minimum of the sequential p-values.
+SEQUENTIAL_RESET_FIELDS = frozenset(
+    {"test_metric", "test_exclude_machine_opens", "test_machine_open_seconds"}
+)
+
 STEP_KINDS = [
     ("email", "E-mail"),
     ("sms", "SMS"),
@@ -213,17 +219,30 @@ class CrmCampaignStep(models.Model):
         help="Recipients every variant needs before a winner can be decided "
         "automatically.",
     )
-    test_threshold = fields.Float(
-        string="Decision Threshold",
-        default=0.95,
-        help="Probability of being the best, between 0.5 and 1, that a variant "
-        "needs to win automatically.",
+    test_alpha = fields.Float(
+        string="Significance Level",
+        default=0.05,
+        digits=(16, 4),
+        help="Accepted chance, between 0 and 0.5, of declaring a winner when "
+        "the variants perform the same, however often the results are checked. "
+        "0.05 means a 5 % chance. A variant wins automatically when its "
+        "always-valid p-value against every other variant is at most this "
+        "level. Lower values need more recipients.",
     )
     test_end_date = fields.Datetime(
         string="Test End",
         help="When the test ends, in UTC: if no variant has won by then, the "
-        "variant most likely to be the best wins. Empty: the test runs until "
+        "variant with the best rate so far wins, and the decision message says "
+        "that the result was not significant. Empty: the test runs until "
         "decided.",
+    )
+    test_p_values = fields.Json(
+        string="Sequential P-Values",
+        readonly=True,
+        copy=False,
+        help="Running minimum of the always-valid p-value of each pair of "
+        "variants over the executor's looks, keyed 'id1-id2' with id1 < id2. "
+        "Cleared when the test starts or its metric changes.",
     )
     test_exclude_machine_opens = fields.Boolean(
         string="Exclude Machine Opens",
@@ -338,7 +357,7 @@ class CrmCampaignStep(models.Model):
 
     @api.constrains(
         "test_sample_percent",
-        "test_threshold",
+        "test_alpha",
         "test_min_sample",
         "test_machine_open_seconds",
     )
@@ -353,13 +372,13 @@ class CrmCampaignStep(models.Model):
                         value=step.test_sample_percent,
                     )
                 )
-            if not 0.5 <= step.test_threshold < 1:
+            if not 0 < step.test_alpha < 0.5:
                 raise ValidationError(
                     self.env._(
-                        "The decision threshold of step %(step)s must be at least "
-                        "0.5 and below 1, got %(value)s.",
+                        "The significance level of step %(step)s must be more than "
+                        "0 and less than 0.5, got %(value)s. 0.05 is usual.",
                         step=step.name,
-                        value=step.test_threshold,
+                        value=step.test_alpha,
                     )
                 )
             if step.test_min_sample < 0 or step.test_machine_open_seconds < 0:
@@ -370,6 +389,13 @@ class CrmCampaignStep(models.Model):
                         step=step.name,
                     )
                 )
+
+    def write(self, vals):
+        # The running minimum of the p-values belongs to one metric: a new
+        # metric starts a new sequential test.
+        if SEQUENTIAL_RESET_FIELDS.intersection(vals) and "test_p_values" not in vals:
+            vals = dict(vals, test_p_values=False)
+        return super().write(vals)
 
     @api.onchange("parent_id")
     def _onchange_parent_id(self):
@@ -620,12 +646,30 @@ class CrmCampaignStep(models.Model):
     def _get_experiment_rows(self):
         """Return one dict of results per variant, in variant order: the keys of
         ``variants`` in ``get_experiment_results``."""
+        return self._compute_experiment()[0]
+
+    def _compute_experiment(self):
+        """Return ``(rows, pair_p_values)``: the rows of ``_get_experiment_rows``
+        and the always-valid p-value of each pair of variants, keyed by the
+        pair of row indexes ``(i, j)`` with i < j.
+
+        A pair's p-value is the minimum of the one stored from the executor's
+        previous looks and 1 / Lambda of the current data. The current data
+        count only once both variants have the minimum sample (and at least
+        two recipients), because the normal approximation of the mSPRT is
+        poor on a handful of recipients.
+        """
+        # NOTE: a look counts every recipient the step reached, including
+        # those whose click, reply or purchase has not happened yet. The
+        # mSPRT assumes complete outcomes, so very early looks compare early
+        # responders.
         self.ensure_one()
         variants = self._get_sorted_variants()
         if not variants:
-            return []
+            return [], {}
         counts = self._read_experiment_counts(variants)
         rows = []
+        moments = []
         for variant in variants:
             recipients, successes, revenue, squares = counts.get(
                 variant.id, (0, 0, 0.0, 0.0)
@@ -642,6 +686,7 @@ class CrmCampaignStep(models.Model):
                     float(revenue), float(squares), recipients
                 )
                 low, high = experiment_stats.mean_interval(mean, variance, recipients)
+                moments.append((mean, variance, recipients))
                 row.update(
                     successes=float(revenue),
                     rate=mean,
@@ -649,6 +694,7 @@ class CrmCampaignStep(models.Model):
                 )
             else:
                 low, high = experiment_stats.wilson_interval(successes, recipients)
+                moments.append((successes, recipients))
                 row.update(
                     successes=successes,
                     rate=successes / recipients if recipients else 0.0,
@@ -675,35 +721,86 @@ class CrmCampaignStep(models.Model):
             )
         for row, probability in zip(rows, probabilities, strict=True):
             row["probability_best"] = probability
-        return rows
+
+        pair_p_values = self._get_pair_p_values(rows, moments)
+        p_values = experiment_stats.variant_p_values(
+            [row["rate"] for row in rows], pair_p_values
+        )
+        for row, p_value in zip(rows, p_values, strict=True):
+            row["p_value"] = p_value
+        return rows, pair_p_values
+
+    def _get_pair_p_values(self, rows, moments):
+        stored = self.test_p_values or {}
+        minimum = max(self.test_min_sample, 2)
+        pair_p_values = {}
+        for first in range(len(rows)):
+            for second in range(first + 1, len(rows)):
+                key = self._get_pair_key(rows[first], rows[second])
+                p_value = stored.get(key, 1.0)
+                if (
+                    rows[first]["recipients"] >= minimum
+                    and rows[second]["recipients"] >= minimum
+                ):
+                    if self.test_metric == "revenue":
+                        log_ratio = (
+                            experiment_stats.mean_difference_log_likelihood_ratio(
+                                *moments[first], *moments[second]
+                            )
+                        )
+                    else:
+                        log_ratio = (
+                            experiment_stats.rate_difference_log_likelihood_ratio(
+                                *moments[first], *moments[second]
+                            )
+                        )
+                    p_value = experiment_stats.msprt_p_value(log_ratio, p_value)
+                pair_p_values[(first, second)] = p_value
+        return pair_p_values
+
+    @staticmethod
+    def _get_pair_key(first_row, second_row):
+        low, high = sorted((first_row["variant_id"], second_row["variant_id"]))
+        return f"{low}-{high}"
 
     def get_experiment_results(self):
         """Return the results of this step's experiment.
 
-        :returns: ``{'step_id', 'metric', 'state', 'decided', 'winner_variant_id',
-            'min_sample', 'threshold', 'variants': [{'variant_id', 'name',
-            'weight', 'is_winner', 'recipients', 'successes', 'rate',
-            'interval_low', 'interval_high', 'probability_best'}]}``.
+        :returns: ``{'step_id', 'metric', 'method', 'state', 'decided',
+            'winner_variant_id', 'min_sample', 'threshold', 'variants':
+            [{'variant_id', 'name', 'weight', 'is_winner', 'recipients',
+            'successes', 'rate', 'interval_low', 'interval_high',
+            'probability_best', 'p_value'}]}``.
             For the revenue metric, ``successes`` is the revenue sum and
             ``rate`` the revenue per recipient. The interval is the 95 % Wilson
             interval of a rate, or the normal interval of the revenue mean.
             ``winner_variant_id`` is False while undecided.
+            ``method`` is ``'msprt'``: the decision uses the always-valid
+            mSPRT on every pair of variants with Bonferroni's correction.
+            ``threshold`` is the significance level ``test_alpha``.
+            ``p_value`` is the Bonferroni-adjusted always-valid p-value of the
+            variant's test against the variant with the best rate. The best
+            variant gets the largest of its p-values against the others, so
+            it wins once that value is at most ``threshold`` and every variant
+            has ``min_sample`` recipients.
         """
         self.ensure_one()
         return {
             "step_id": self.id,
             "metric": self.test_metric,
+            "method": "msprt",
             "state": self.test_state,
             "decided": self.test_state == "decided",
             "winner_variant_id": self.winner_variant_id.id or False,
             "min_sample": self.test_min_sample,
-            "threshold": self.test_threshold,
+            "threshold": self.test_alpha,
             "variants": self._get_experiment_rows(),
         }
 
     def action_decide_winner(self):
         """Decide these steps' experiments now with the current data: the variant
-        most likely to be the best wins, even below the threshold. Returns True."""
+        most likely to be the best wins, even if the sequential test has not
+        rejected yet. Returns True."""
         for step in self:
             if len(step.variant_ids) < 2:
                 raise UserError(
@@ -726,7 +823,8 @@ class CrmCampaignStep(models.Model):
         """Record ``variant`` as the winner, release the partners waiting for it
         and log the decision in the campaign's chatter.
 
-        ``reason`` is ``rule`` (threshold reached), ``end`` (test period over),
+        ``reason`` is ``rule`` (the sequential test rejected at the significance
+        level), ``end`` (test period over),
         ``manual_data`` (decided now from the data) or ``manual`` (chosen).
         """
         self.ensure_one()
@@ -776,26 +874,33 @@ class CrmCampaignStep(models.Model):
         probability = (
             f"{row['probability_best'] * 100:.1f} %" if row else self.env._("unknown")
         )
-        threshold = f"{self.test_threshold * 100:.1f} %"
+        p_value = f"{row['p_value']:.4f}" if row else self.env._("unknown")
+        alpha = f"{self.test_alpha:g}"
         if reason == "rule":
             return self.env._(
-                "Step %(step)s: variant %(variant)s won the experiment on %(metric)s "
-                "with a probability of being the best of %(probability)s "
-                "(threshold %(threshold)s).",
+                "Step %(step)s: variant %(variant)s won the experiment on %(metric)s. "
+                "Its always-valid p-value against every other variant is "
+                "%(p_value)s, at most the significance level %(alpha)s; its "
+                "probability of being the best is %(probability)s.",
                 step=self.name,
                 variant=variant.name,
                 metric=metric,
+                p_value=p_value,
+                alpha=alpha,
                 probability=probability,
-                threshold=threshold,
             )
         if reason == "end":
             return self.env._(
-                "Step %(step)s: the test period ended without a decided result; "
-                "variant %(variant)s, the most likely to be the best on %(metric)s "
-                "(%(probability)s), goes to the rest of the audience.",
+                "Step %(step)s: the test period ended without a significant result "
+                "(always-valid p-value %(p_value)s, significance level %(alpha)s). "
+                "Variant %(variant)s, the best so far on %(metric)s with a "
+                "probability of being the best of %(probability)s, goes to the "
+                "rest of the audience.",
                 step=self.name,
                 variant=variant.name,
                 metric=metric,
+                p_value=p_value,
+                alpha=alpha,
                 probability=probability,
             )
         if reason == "manual_data":
@@ -820,10 +925,13 @@ class CrmCampaignStep(models.Model):
     def _decide_experiments(self):
         """Decide the running experiments of running campaigns whose rule is met.
 
-        A variant wins when every variant reached the minimum sample and its
-        probability of being the best reaches the threshold. When the test
-        end has passed, the variant most likely to be the best wins anyway.
-        Returns the steps decided.
+        A variant wins when every variant reached the minimum sample, its rate
+        is the best and its always-valid test against every other variant
+        rejects equality at the significance level (see
+        ``experiment_stats.decide_sequential_winner``). When the test end has
+        passed, the variant with the best rate wins anyway. Each run is one
+        look of the sequential tests, whose p-values are stored. Returns the
+        steps decided.
         """
         started = time.monotonic()
         now = fields.Datetime.now()
@@ -850,18 +958,26 @@ class CrmCampaignStep(models.Model):
     def _decide_experiment(self, now):
         """Decide this step's experiment if its rule is met; return True if so."""
         self.ensure_one()
-        rows = self._get_experiment_rows()
+        rows, pair_p_values = self._compute_experiment()
         if len(rows) < 2:
             return False
-        index = experiment_stats.decide_winner(
-            [row["probability_best"] for row in rows],
+        stored = {
+            self._get_pair_key(rows[first], rows[second]): p_value
+            for (first, second), p_value in pair_p_values.items()
+        }
+        if stored != (self.test_p_values or {}):
+            self.test_p_values = stored
+
+        index = experiment_stats.decide_sequential_winner(
+            [row["rate"] for row in rows],
             [row["recipients"] for row in rows],
+            pair_p_values,
             self.test_min_sample,
-            self.test_threshold,
+            self.test_alpha,
         )
         reason = "rule"
         if index is None and self.test_end_date and self.test_end_date <= now:
-            index = max(range(len(rows)), key=lambda i: rows[i]["probability_best"])
+            index = max(range(len(rows)), key=lambda i: rows[i]["rate"])
             reason = "end"
         if index is None:
             return False

@@ -114,6 +114,16 @@ class CrmCampaignVariant(models.Model):
         help="Posterior probability that this variant has the best rate of the "
         "step's variants.",
     )
+    p_value = fields.Float(
+        string="P-Value",
+        compute="_compute_results",
+        digits=(16, 4),
+        help="Always-valid p-value of the sequential test between this variant "
+        "and the variant with the best rate, corrected for the number of "
+        "variant pairs. For the best variant, the largest of its p-values "
+        "against the others: it wins once this is at most the significance "
+        "level. It stays valid however often the results are checked.",
+    )
 
     @api.depends("kind")
     def _compute_channel_id(self):
@@ -136,6 +146,7 @@ class CrmCampaignVariant(models.Model):
             variant.interval_low = row.get("interval_low", 0.0)
             variant.interval_high = row.get("interval_high", 0.0)
             variant.probability_best = row.get("probability_best", 0.0)
+            variant.p_value = row.get("p_value", 1.0)
 
     @api.constrains("weight")
     def _check_weight(self):

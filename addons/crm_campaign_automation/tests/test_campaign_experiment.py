@@ -268,7 +268,7 @@ class TestCampaignExperiment(CampaignCase):
                 "test_sample_percent": 50.0,
                 "test_metric": "click",
                 "test_min_sample": 3,
-                "test_threshold": 0.95,
+                "test_alpha": 0.05,
             },
         )
         control, challenger = step._get_sorted_variants()
@@ -304,6 +304,9 @@ class TestCampaignExperiment(CampaignCase):
                 1, len(control_sent) + 1, 1, len(challenger_sent) + 1
             ),
         )
+        # Equal (zero) rates: no evidence of a difference.
+        self.assertEqual(rows[challenger.id]["p_value"], 1.0)
+        self.assertEqual(results["method"], "msprt")
         self.assertFalse(self.env["crm.campaign.step"]._decide_experiments())
 
         # Every challenger recipient clicks, no control recipient does.
@@ -319,6 +322,9 @@ class TestCampaignExperiment(CampaignCase):
         )
         self.assertAlmostEqual(rows[challenger.id]["probability_best"], expected)
         self.assertGreater(expected, 0.95)
+        # Rates 1 and 0 have no variance, so the normal approximation of the
+        # mSPRT gives a certain difference: p-value 0.
+        self.assertEqual(rows[challenger.id]["p_value"], 0.0)
 
         messages_before = len(campaign.message_ids)
         self.env["crm.campaign.trace"]._cron_execute()
@@ -379,37 +385,57 @@ class TestCampaignExperiment(CampaignCase):
             )
         self.assertIn("chose variant Control", campaign.message_ids[0].body)
 
-    def test_decision_rule_min_sample_and_threshold(self):
+    def test_decision_rule_min_sample_and_p_value(self):
         campaign, step = self.create_experiment(
             [("Control", {}), ("Reto", {})],
             step_values={"test_metric": "click", "test_min_sample": 1000},
         )
-        challenger = step._get_sorted_variants()[1]
+        control, challenger = step._get_sorted_variants()
         campaign.action_launch()
         campaign.action_execute()
-        self.traces_of(campaign).filtered(lambda trace: trace.variant_id == challenger)[
-            :2
-        ].mailing_trace_id.set_clicked()
+        traces = self.traces_of(campaign)
+        challenger_traces = traces.filtered(lambda t: t.variant_id == challenger)
+        n_control = len(traces) - len(challenger_traces)
+        n_challenger = len(challenger_traces)
+        challenger_traces[:2].mailing_trace_id.set_clicked()
         Step = self.env["crm.campaign.step"]
 
-        # Clear leader, but fewer recipients than the minimum sample.
+        # Fewer recipients than the minimum sample: the test has not started.
         self.assertFalse(Step._decide_experiments())
         self.assertEqual(step.test_state, "running")
+        rows = {r["variant_id"]: r for r in step.get_experiment_results()["variants"]}
+        self.assertEqual(rows[challenger.id]["p_value"], 1.0)
 
-        # Minimum sample reached, threshold higher than the leader's odds.
+        # Minimum sample reached: 2 clicks against none is a weak difference.
         step.test_min_sample = 1
-        best = max(
-            row["probability_best"] for row in step.get_experiment_results()["variants"]
+        stats_p_value = experiment_stats.msprt_p_value(
+            experiment_stats.rate_difference_log_likelihood_ratio(
+                2, n_challenger, 0, n_control
+            )
         )
-        self.assertGreater(best, 0.5)
-        self.assertLess(best, 0.99)
-        step.test_threshold = 0.99
+        self.assertGreater(stats_p_value, 0.05)
+        rows = {r["variant_id"]: r for r in step.get_experiment_results()["variants"]}
+        self.assertAlmostEqual(rows[challenger.id]["p_value"], stats_p_value)
+        self.assertAlmostEqual(rows[control.id]["p_value"], stats_p_value)
         self.assertFalse(Step._decide_experiments())
+        # The executor's look is stored as the running minimum.
+        key = f"{min(control.id, challenger.id)}-{max(control.id, challenger.id)}"
+        self.assertAlmostEqual(step.test_p_values[key], stats_p_value)
 
-        # Threshold below the leader's odds: decided.
-        step.test_threshold = 0.5
+        # An earlier look that reached 0.01 stays the p-value, p_n =
+        # min(p_(n-1), 1 / Lambda_n), so the test is decided on it.
+        step.test_p_values = {key: 0.01}
+        rows = {r["variant_id"]: r for r in step.get_experiment_results()["variants"]}
+        self.assertAlmostEqual(rows[challenger.id]["p_value"], 0.01)
+        # A new metric starts a new test and clears the stored looks.
+        step.test_metric = "open"
+        self.assertFalse(step.test_p_values)
+        step.test_metric = "click"
+        step.test_p_values = {key: 0.01}
         self.assertEqual(Step._decide_experiments(), step)
         self.assertEqual(step.winner_variant_id, challenger)
+        self.assertIn("0.0100", campaign.message_ids[0].body)
+        self.assertIn("significance level 0.05", campaign.message_ids[0].body)
 
     def test_test_end_decides_best_so_far(self):
         with freeze_time("2026-05-04 10:00:00"):
@@ -437,7 +463,10 @@ class TestCampaignExperiment(CampaignCase):
         with freeze_time("2026-05-05 10:00:00"):
             self.env["crm.campaign.trace"]._cron_execute()
         self.assertEqual(step.winner_variant_id, control)
-        self.assertIn("test period ended", campaign.message_ids[0].body)
+        self.assertIn(
+            "test period ended without a significant result",
+            campaign.message_ids[0].body,
+        )
         self.assertEqual(set(waiting.mapped("state")), {"done"})
 
     def test_decide_now_button(self):
@@ -655,7 +684,9 @@ class TestCampaignExperiment(CampaignCase):
         with self.assertRaises(ValidationError), self.env.cr.savepoint():
             step.test_sample_percent = 0.0
         with self.assertRaises(ValidationError), self.env.cr.savepoint():
-            step.test_threshold = 1.0
+            step.test_alpha = 0.5
+        with self.assertRaises(ValidationError), self.env.cr.savepoint():
+            step.test_alpha = 0.0
         sms_variant = self.env["crm.campaign.variant"].create(
             {"step_id": step.id, "name": "SMS sin plantilla", "kind": "sms"}
         )

@@ -1,18 +1,21 @@
 """Statistics of campaign experiments, in plain Python (standard library only).
 
-Conversion-type metrics (open, click, reply, conversion) use a Beta-Binomial
-model: with a uniform Beta(1, 1) prior, a variant with ``s`` successes out of
-``n`` recipients has the posterior Beta(s + 1, n - s + 1). The decision rule
-is Bayesian: a variant wins once every variant has a minimum sample and its
-posterior probability of being the best reaches a threshold. The probability
-does not rely on a fixed sample size, so the results may be read while the
-test runs; the minimum sample guards against decisions on a handful of
-recipients.
+The decision rule is an always-valid sequential test: the mixture sequential
+probability ratio test (mSPRT) with a normal mixing distribution of Johari,
+Koomen, Pekelis and Walsh, "Peeking at A/B Tests: Why it matters, and what to
+do about it" (KDD 2017), also in Johari, Pekelis and Walsh, "Always Valid
+Inference: Continuous Monitoring of A/B Tests" (Operations Research 70,
+2022). Its p-value may be read at every look without raising the false
+positive rate above the significance level.
 
-Revenue per recipient uses a normal approximation of each variant's mean.
-Displayed intervals are frequentist 95 % intervals: Wilson score intervals
-for rates, normal intervals for means, and Newcombe's hybrid score interval
-(method 10 of Newcombe 1998) for a difference of two proportions.
+The displayed figures are Bayesian and frequentist. Conversion-type metrics
+(open, click, reply, conversion) use a Beta-Binomial model. With a uniform
+Beta(1, 1) prior, a variant with ``s`` successes out of ``n`` recipients has
+the posterior Beta(s + 1, n - s + 1). The probability of being the best is
+computed from these posteriors. Revenue per recipient uses a normal approximation of each
+variant's mean. Intervals are frequentist 95 % intervals: Wilson score
+intervals for rates, normal intervals for means, and Newcombe's hybrid score
+interval (method 10 of Newcombe 1998) for a difference of two proportions.
 """
 
 import math
@@ -22,6 +25,13 @@ Z_95 = 1.959963984540054
 
 # Points of the Simpson rule used to integrate over one posterior density.
 INTEGRATION_INTERVALS = 600
+
+# Variance tau^2 of the normal mixing distribution of the mSPRT, as a share of
+# the variance of one pair of observations (one per variant): tau^2 = 0.01 *
+# (s1^2 + s2^2). The mixture then centres on effects of about a tenth of a
+# standard deviation, e.g. a click rate of 10 % against 15 %. A larger share
+# detects large effects sooner and small ones later.
+MIXING_VARIANCE_RATIO = 0.01
 
 
 def normal_cdf(x):
@@ -288,15 +298,151 @@ def mean_difference_interval(
     return difference, difference - margin, difference + margin
 
 
-def decide_winner(prob_best, counts, min_sample, threshold):
+# ----------------------------------------------------------------------
+# Always-valid sequential test (mSPRT)
+# ----------------------------------------------------------------------
+
+
+def msprt_log_likelihood_ratio(difference, difference_variance, mixing_variance):
+    """Return log Lambda, the mixture likelihood ratio of H0: theta = 0 against
+    a normal mixture theta ~ N(0, tau^2), for an estimate ``difference`` of
+    theta that is normal with variance ``difference_variance``.
+
+    Johari et al. state it for n pairs of observations whose difference has
+    the per-pair variance V_n (for rates, V_n = p1 (1 - p1) + p2 (1 - p2)),
+    as the R package mixtureSPRT (function mSPRT) also documents it:
+    Lambda_n = sqrt(V_n / (V_n + n tau^2))
+               * exp(n^2 tau^2 d^2 / (2 V_n (V_n + n tau^2))).
+    Dividing numerator and denominator by n gives the form used here, with
+    v = V_n / n the variance of d:
+    Lambda = sqrt(v / (v + tau^2)) * exp(tau^2 d^2 / (2 v (v + tau^2))).
+    With unequal group sizes, v = s1^2 / n1 + s2^2 / n2.
+    """
+    if difference_variance <= 0.0:
+        # Both groups are constant: no evidence if they are equal, a certain
+        # difference otherwise.
+        return 0.0 if difference == 0 else math.inf
+    total = difference_variance + mixing_variance
+    return 0.5 * math.log(difference_variance / total) + (
+        mixing_variance * difference * difference / (2.0 * difference_variance * total)
+    )
+
+
+def msprt_p_value(log_likelihood_ratio, previous_p_value=1.0):
+    """Return the always-valid p-value p_n = min(p_(n-1), 1 / Lambda_n), with
+    p_0 = 1, from log Lambda_n and the p-value of the previous look."""
+    if log_likelihood_ratio <= 0.0:
+        return min(previous_p_value, 1.0)
+    return min(previous_p_value, math.exp(-log_likelihood_ratio))
+
+
+def _two_stream_log_likelihood_ratio(
+    difference, variance_1, count_1, variance_2, count_2, mixing_ratio
+):
+    if count_1 <= 0 or count_2 <= 0:
+        return 0.0
+    difference_variance = variance_1 / count_1 + variance_2 / count_2
+    mixing_variance = mixing_ratio * (variance_1 + variance_2)
+    return msprt_log_likelihood_ratio(difference, difference_variance, mixing_variance)
+
+
+def rate_difference_log_likelihood_ratio(
+    successes_1, trials_1, successes_2, trials_2, mixing_ratio=MIXING_VARIANCE_RATIO
+):
+    """Return the mSPRT log Lambda for two rates under the normal approximation
+    of Johari et al.: d = p1 - p2, per-observation variances p (1 - p) and
+    tau^2 = ``mixing_ratio`` * (p1 (1 - p1) + p2 (1 - p2))."""
+    if trials_1 <= 0 or trials_2 <= 0:
+        return 0.0
+    rate_1 = successes_1 / trials_1
+    rate_2 = successes_2 / trials_2
+    return _two_stream_log_likelihood_ratio(
+        rate_1 - rate_2,
+        rate_1 * (1.0 - rate_1),
+        trials_1,
+        rate_2 * (1.0 - rate_2),
+        trials_2,
+        mixing_ratio,
+    )
+
+
+def mean_difference_log_likelihood_ratio(
+    mean_1,
+    variance_1,
+    count_1,
+    mean_2,
+    variance_2,
+    count_2,
+    mixing_ratio=MIXING_VARIANCE_RATIO,
+):
+    """Return the mSPRT log Lambda for two means with sample variances
+    ``variance_1`` and ``variance_2`` (normal data, variances plugged in)."""
+    return _two_stream_log_likelihood_ratio(
+        mean_1 - mean_2, variance_1, count_1, variance_2, count_2, mixing_ratio
+    )
+
+
+def pair_count(variant_count):
+    """Return the number of pairwise comparisons between ``variant_count``
+    variants, the Bonferroni factor of the decision rule."""
+    return variant_count * (variant_count - 1) // 2
+
+
+def bonferroni_adjust(p_value, comparisons):
+    """Return ``p_value`` times ``comparisons``, capped at 1."""
+    return min(1.0, p_value * max(comparisons, 1))
+
+
+def decide_sequential_winner(estimates, counts, pair_p_values, min_sample, alpha):
     """Return the index of the winning variant, or None while undecided.
 
-    A variant wins when every variant has at least ``min_sample`` recipients
-    and its probability of being the best is at least ``threshold``.
+    ``pair_p_values`` maps each pair of indexes ``(i, j)`` with i < j to the
+    always-valid p-value of the test that both variants have the same mean.
+    Every pair is tested, and Bonferroni's correction over the K (K - 1) / 2
+    pairs keeps the chance of any false rejection at most ``alpha``. A
+    variant wins when every variant has at least ``min_sample`` recipients,
+    its estimate is above every other's, and each of its tests rejects
+    equality at ``alpha`` after the correction.
     """
-    if not prob_best or any(count < min_sample for count in counts):
+    count = len(estimates)
+    if count < 2 or any(recipients < min_sample for recipients in counts):
         return None
-    best = max(range(len(prob_best)), key=lambda index: prob_best[index])
-    if prob_best[best] >= threshold:
-        return best
+    comparisons = pair_count(count)
+    for index in range(count):
+        wins = all(
+            estimates[index] > estimates[other]
+            and bonferroni_adjust(
+                pair_p_values.get((min(index, other), max(index, other)), 1.0),
+                comparisons,
+            )
+            <= alpha
+            for other in range(count)
+            if other != index
+        )
+        if wins:
+            return index
     return None
+
+
+def variant_p_values(estimates, pair_p_values):
+    """Return one Bonferroni-adjusted always-valid p-value per variant.
+
+    A variant gets the p-value of its test against the current best (the
+    highest estimate, the first one on a tie). The best gets the largest of
+    its p-values against the others, so it wins by the rule of
+    ``decide_sequential_winner`` exactly when that value is at most alpha
+    and the minimum sample is reached.
+    """
+    count = len(estimates)
+    if count < 2:
+        return [1.0] * count
+    comparisons = pair_count(count)
+    best = max(range(count), key=lambda index: estimates[index])
+
+    def adjusted(index):
+        pair = (min(index, best), max(index, best))
+        return bonferroni_adjust(pair_p_values.get(pair, 1.0), comparisons)
+
+    values = [adjusted(index) if index != best else 0.0 for index in range(count)]
+    values[best] = max(values[index] for index in range(count) if index != best)
+    return values
