@@ -66,9 +66,11 @@ def demo_server(odoo, catcher):
     therefore needs its own server.
     """
     name = f"{odoo.database}_cdnow"
+    # The test server lists only its --database, so its database service
+    # cannot drop the copy. dropdb --force does, and also closes the
+    # connections the test server opened to the copy while making it.
+    drop_database(name)
     service = xmlrpc.client.ServerProxy(f"{odoo.url}/xmlrpc/2/db")
-    if service.db_exist(name):
-        service.drop(MASTER_PASSWORD, name)
     service.duplicate_database(MASTER_PASSWORD, odoo.database, name)
     port = free_port()
     command = [
@@ -99,7 +101,15 @@ def demo_server(odoo, catcher):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-        service.drop(MASTER_PASSWORD, name)
+        drop_database(name)
+
+
+def drop_database(name):
+    subprocess.run(
+        ["dropdb", "--if-exists", "--force", name],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_for_server(url, server, timeout=180):
