@@ -32,12 +32,13 @@ import sys
 import tempfile
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDONS = ROOT / "addons"
-CDNOW_MEMBER = "lifetimes/datasets/CDNOW_master.txt"
+sys.path.insert(0, str(ROOT / "tools"))
+import cdnow_data  # noqa: E402
+
 CDNOW_CUSTOMERS = 23570
 CDNOW_ROWS = 69659
 
@@ -47,35 +48,7 @@ def find_cdnow(path, cache_dir):
     package, or a wheel of lifetimes fetched with pip into ``cache_dir``."""
     if path:
         return Path(path)
-    try:
-        import lifetimes
-
-        candidate = Path(lifetimes.__file__).parent / "datasets" / "CDNOW_master.txt"
-        if candidate.exists():
-            return candidate
-    except ImportError:
-        pass
-    target = Path(cache_dir) / "CDNOW_master.txt"
-    if target.exists():
-        return target
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "lifetimes==0.11.3",
-            "--no-deps",
-            "-d",
-            str(cache_dir),
-            "-q",
-        ],
-        check=True,
-    )
-    wheel = next(Path(cache_dir).glob("[Ll]ifetimes-*.whl"))
-    with zipfile.ZipFile(wheel) as archive:
-        target.write_bytes(archive.read(CDNOW_MEMBER))
-    return target
+    return cdnow_data.find_cdnow_file(cdnow_data.MASTER_FILE, cache_dir)
 
 
 def generate_file(path, rows, seed=1997):

@@ -21,8 +21,8 @@ It then times the refresh of one segment the same three ways: the addon's
 Data: generated partners and transactions (``--partners``,
 ``--transactions``), plus the CDNOW data set shipped in the ``lifetimes``
 package (23,570 customers, 69,659 purchases of 1997-1998) in a company of its
-own. Only the data file of ``lifetimes`` is read, so the package may be
-installed with ``pip install --no-deps lifetimes``.
+own. Only the data file of ``lifetimes`` is read: from the installed package,
+or from its wheel, which ``tools/cdnow_data.py`` downloads with pip.
 
 Steps:
 
@@ -46,7 +46,6 @@ PGUSER, PGPASSWORD), as for ``odoo`` itself.
 import argparse
 import bisect
 import datetime
-import importlib.util
 import os
 import platform
 import statistics
@@ -64,6 +63,8 @@ from odoo.tools import SQL
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDONS_DIR = ROOT / "addons"
+sys.path.insert(0, str(ROOT / "tools"))
+import cdnow_data  # noqa: E402
 
 # Requirement: the addon within 1.5x of the hand-written SQL.
 TARGET_RATIO = 1.5
@@ -297,14 +298,6 @@ def insert_generated(env, partners, transactions):
             uid=env.uid,
         )
     )
-
-
-def cdnow_path():
-    spec = importlib.util.find_spec("lifetimes")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(spec.submodule_search_locations[0]) / "datasets" / "CDNOW_master.txt"
-    return path if path.exists() else None
 
 
 def insert_cdnow(env, path):
@@ -682,12 +675,10 @@ def main():
         fail(f"database {args.database} exists; drop it or pass another --database.")
     path = None
     if not args.no_cdnow:
-        path = cdnow_path()
-        if path is None:
-            fail(
-                "the lifetimes package is not installed: run "
-                "'pip install --no-deps lifetimes' or pass --no-cdnow."
-            )
+        try:
+            path = cdnow_data.find_cdnow_file(cdnow_data.MASTER_FILE)
+        except (OSError, subprocess.CalledProcessError) as error:
+            fail(f"the CDNOW file is unavailable ({error}); pass --no-cdnow.")
     subprocess.run(["createdb", args.database], check=True)
     try:
         install_addon(args.database)

@@ -357,3 +357,88 @@ def test_start_script_installs_with_demo_and_spanish(services):
     assert "without-demo" not in script, (
         "docker/start-odoo.sh installs without demo data"
     )
+
+
+# ----------------------------------------------------------------------
+# CDNOW demo
+# ----------------------------------------------------------------------
+
+TOOLS_TARGET = "/mnt/crm-tools"
+
+
+def test_tools_mounted_read_only(services):
+    source, read_only = find_volume(services["odoo"], TOOLS_TARGET)
+    assert source is not None, f"odoo mounts nothing at {TOOLS_TARGET}"
+    assert (ROOT / source).resolve() == (ROOT / "tools").resolve(), (
+        f"odoo mounts {source!r} at {TOOLS_TARGET}, expected ./tools"
+    )
+    assert read_only, f"./tools is mounted read-write at {TOOLS_TARGET}, expected :ro"
+
+
+def test_start_script_runs_cdnow_demo():
+    script = (ROOT / "docker" / "start-odoo.sh").read_text(encoding="utf-8")
+    assert f"{TOOLS_TARGET}/cdnow_demo.py" in script, (
+        f"docker/start-odoo.sh does not run {TOOLS_TARGET}/cdnow_demo.py"
+    )
+    assert "--url=http://127.0.0.1:8069" in script, (
+        "docker/start-odoo.sh does not point the demo at the Odoo of its container"
+    )
+    assert '--mail-api="${CRM_DEMO_MAIL_API' in script, (
+        "docker/start-odoo.sh does not pass CRM_DEMO_MAIL_API to the demo"
+    )
+    assert "--stop-after-init" in script, (
+        "docker/start-odoo.sh installs the addons without stopping before the demo"
+    )
+
+
+def test_cdnow_demo_reads_mailpit_api(services):
+    api = environment(services["odoo"]).get("CRM_DEMO_MAIL_API", "")
+    ui_port = (
+        environment(services["mailpit"])
+        .get("MP_UI_BIND_ADDR", "0.0.0.0:8025")
+        .rsplit(":", 1)[-1]
+    )
+    assert api == f"http://mailpit:{ui_port}", (
+        f"CRM_DEMO_MAIL_API is {api!r}, expected Mailpit's web port "
+        f"http://mailpit:{ui_port}"
+    )
+
+
+def test_cdnow_demo_enabled_with_known_file(services):
+    values = environment(services["odoo"])
+    assert values.get("CRM_DEMO_CDNOW") == "1", (
+        f"CRM_DEMO_CDNOW is {values.get('CRM_DEMO_CDNOW')!r}: docker compose up "
+        "would not run the CDNOW demo"
+    )
+    assert values.get("CRM_DEMO_CDNOW_FILE") in ("master", "sample"), (
+        f"CRM_DEMO_CDNOW_FILE is {values.get('CRM_DEMO_CDNOW_FILE')!r}, expected "
+        "master or sample"
+    )
+
+
+def test_dockerfile_installs_pinned_lifetimes(services):
+    build = services["odoo"]["build"]
+    dockerfile = ROOT / build["context"] / build.get("dockerfile", "Dockerfile")
+    text = dockerfile.read_text(encoding="utf-8").replace("\\\n", " ")
+    # The same pin as tools/cdnow_data.py, so the demo reads the same file.
+    requirement = re.escape("lifetimes==0.11.3")
+    assert re.search(
+        rf"^\s*RUN\b.*\bpip3? install\b.*--no-deps\b.*\b{requirement}",
+        text,
+        re.MULTILINE,
+    ), (
+        f"{dockerfile.relative_to(ROOT)} does not pip install lifetimes==0.11.3 --no-deps"
+    )
+    tools_pin = (ROOT / "tools" / "cdnow_data.py").read_text(encoding="utf-8")
+    assert '"lifetimes==0.11.3"' in tools_pin, (
+        "tools/cdnow_data.py pins another lifetimes than docker/Dockerfile"
+    )
+
+
+def test_odoo_conf_allows_long_import(odoo_conf):
+    # The CDNOW demo imports the master file in one XML-RPC call of several
+    # minutes; a request past limit_time_real stops Odoo's threaded server.
+    limit = int(odoo_conf.get("limit_time_real", "120"))
+    assert limit >= 1800, (
+        f"odoo.conf sets limit_time_real = {limit}, too short for the CDNOW import"
+    )

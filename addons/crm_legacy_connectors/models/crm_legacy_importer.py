@@ -1146,8 +1146,10 @@ class CrmLegacyImporter(models.AbstractModel):
         """Record consents grouped by channel, state and date, and return how
         many partners got an event.
 
-        A partner whose current consent already has the row's state and date
-        is skipped, so re-running a source appends no event.
+        A dated row is skipped when the partner's ledger already has an event
+        with its channel, state and date, so re-running a source that holds a
+        history of answers appends no event. An undated row is skipped when
+        the partner's current consent already has its state.
         """
         groups = {}
         for parsed in rows:
@@ -1164,23 +1166,20 @@ class CrmLegacyImporter(models.AbstractModel):
         }
         recorded = 0
         for (channel_code, state, date), partner_ids in groups.items():
-            current = (
-                self.env["crm.consent"]
-                .sudo()
-                .search(
-                    [
-                        ("partner_id", "in", list(partner_ids)),
-                        ("channel_id", "=", channels[channel_code].id),
-                        ("purpose_id", "=", purpose.id),
-                        ("state", "=", state),
-                    ]
-                )
-            )
-            unchanged = {
-                consent.partner_id.id
-                for consent in current
-                if not date or consent.date == date
-            }
+            domain = [
+                ("partner_id", "in", list(partner_ids)),
+                ("channel_id", "=", channels[channel_code].id),
+                ("purpose_id", "=", purpose.id),
+                ("state", "=", state),
+            ]
+            if date:
+                # An older answer of a history is in the ledger but no longer
+                # the current state, so the ledger is what tells it was read.
+                recorded_model = self.env["crm.consent.event"]
+                domain.append(("date", "=", date))
+            else:
+                recorded_model = self.env["crm.consent"]
+            unchanged = set(recorded_model.sudo().search(domain).partner_id.ids)
             partners = (
                 self.env["res.partner"].sudo().browse(sorted(partner_ids - unchanged))
             )

@@ -103,6 +103,33 @@ class TestLedger(LegacyCase):
         self.assertEqual(self.env["crm.consent.event"].search_count([]), events)
         self.assertEqual(self.env["res.partner"].search_count([]), partners)
 
+    def test_rerun_keeps_consent_history(self):
+        # Carmen granted e-mail in 2023 and refused it in 2024: two rows.
+        rows = (
+            "C1;Carmen Ruiz;carmen@ejemplo.es;P1;16/12/2024;10,00;;;email;sí;01/03/2023\n"
+            "C1;Carmen Ruiz;carmen@ejemplo.es;;;;;;email;no;01/06/2024\n"
+        )
+        source = self.make_ledger_source(rows)
+        first = self.run_source(source)
+        carmen = (
+            self.env["crm.legacy.partner.link"]
+            .search([("source_id", "=", source.id), ("external_key", "=", "C1")])
+            .partner_id
+        )
+        events = self.env["crm.consent.event"].search_count(
+            [("partner_id", "=", carmen.id)]
+        )
+        second = self.run_source(source)
+        self.assertEqual(first.consents_recorded, 2)
+        self.assertEqual(second.consents_recorded, 0)
+        self.assertEqual(
+            self.env["crm.consent.event"].search_count(
+                [("partner_id", "=", carmen.id)]
+            ),
+            events,
+        )
+        self.assertEqual(carmen.consent_get("email")[0]["state"], "refused")
+
     def test_unknown_currency_rejected(self):
         rows = "C1;Ana;ana@ejemplo.es;P1;16/12/2024;10,00;XYZ;;;;\n"
         run = self.run_source(self.make_ledger_source(rows))
