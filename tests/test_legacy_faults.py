@@ -174,12 +174,16 @@ def snapshot(connection, source_id, prefix):
             connection,
             """
             SELECT replace(partner.email, %(prefix)s, 'X'), channel.code,
-                   event.state, event.date, event.source
+                   purpose.code, event.state, event.source,
+                   -- Events derived from a blacklisting are dated when the
+                   -- import ran; only the file's dates are comparable.
+                   CASE WHEN event.source = 'import' THEN event.date END
               FROM crm_consent_event event
               JOIN res_partner partner ON partner.id = event.partner_id
               JOIN crm_consent_channel channel ON channel.id = event.channel_id
+              JOIN crm_consent_purpose purpose ON purpose.id = event.purpose_id
              WHERE partner.email LIKE %(pattern)s
-          ORDER BY 1, 2, 3, 4
+          ORDER BY 1, 2, 3, 4, 5, 6
             """,
             {"prefix": prefix, "pattern": email_pattern},
         ),
