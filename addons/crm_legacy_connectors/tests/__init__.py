@@ -4,5 +4,6 @@ from . import (
     test_legacy_injection,
     test_ledger,
     test_other_sources,
+    test_secrets,
     test_security,
 )
