@@ -177,11 +177,14 @@ class CrmLegacyImporter(models.AbstractModel):
             if batch:
                 self._process_batch(context, batch)
         except (SourceError, UserError, UnicodeDecodeError, csv.Error) as error:
+            # Drivers may echo the connection string, and run messages are
+            # readable by users who may not read the source's secrets.
+            reason = source._redact_secrets(error)
             run.write(
                 {
                     "state": "failed",
                     "message": self.env._(
-                        "The source could not be read: %(error)s", error=str(error)
+                        "The source could not be read: %(error)s", error=reason
                     ),
                 }
             )
@@ -190,7 +193,7 @@ class CrmLegacyImporter(models.AbstractModel):
                 source.name,
                 source.id,
                 run.rows_read,
-                error,
+                reason,
             )
         else:
             run.state = "done"

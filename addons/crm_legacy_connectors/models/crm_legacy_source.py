@@ -9,7 +9,7 @@ from markupsafe import Markup, escape
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..tools import readers
+from ..tools import readers, redaction
 
 _logger = logging.getLogger(__name__)
 
@@ -226,6 +226,13 @@ class CrmLegacySource(models.Model):
                 return open(path, "rb")
         return io.BytesIO(base64.b64decode(attachment.datas or b""))
 
+    def _redact_secrets(self, text):
+        """Return ``text`` with the DSN and passwords of this source masked."""
+        self.ensure_one()
+        source = self.sudo()
+        secrets = redaction.secret_values(source.dsn, source.url, source.password)
+        return redaction.redact(text, secrets)
+
     def _iter_rows(self):
         """Yield the ``LegacyRow`` tuples of this source, in source order."""
         self.ensure_one()
@@ -292,7 +299,7 @@ class CrmLegacySource(models.Model):
                 self.env._(
                     "Source %(name)s cannot be read: %(error)s",
                     name=self.name,
-                    error=str(error),
+                    error=self._redact_secrets(error),
                 )
             ) from error
         return result

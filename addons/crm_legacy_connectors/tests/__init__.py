@@ -5,5 +5,6 @@ from . import (
     test_ledger,
     test_other_sources,
     test_partner_writer,
+    test_secrets,
     test_security,
 )
