@@ -28,6 +28,7 @@ ABSTRACT_MODELS = {
     "crm.campaign.report.xlsx",
     "crm.consent.blacklist.mixin",
     "crm.legacy.importer",
+    "crm.legacy.partner.writer",
 }
 
 GROUPS = ["manager", "marketing", "employee", "portal"]
@@ -67,8 +68,18 @@ MATRIX = {
     "crm.campaign.participant": ("rwcu", "rwc", "", ""),
     "crm.campaign.trace": ("rwcu", "rwc", "", ""),
     "crm.campaign.step.test": ("rwcu", "rwcu", "", ""),
+    "crm.campaign.variant": ("rwcu", "rwc", "", ""),
+    "crm.campaign.offer": ("rwcu", "rwc", "", ""),
     # crm_campaign_reports
     "crm.campaign.report": ("r", "r", "", ""),
+    "crm.campaign.segment.report": ("r", "r", "", ""),
+    "crm.campaign.funnel.report": ("r", "r", "", ""),
+    "crm.campaign.cohort.report": ("r", "r", "", ""),
+    "crm.consent.coverage.report": ("r", "r", "", ""),
+    # Snapshots are written by the daily scheduled action only.
+    "crm.rfm.snapshot": ("r", "r", "", ""),
+    "crm.rfm.migration": ("rwcu", "rwcu", "", ""),
+    "crm.rfm.migration.line": ("rwcu", "rwcu", "", ""),
 }
 OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}
 
