@@ -19,9 +19,8 @@ It then times the refresh of one segment four ways: the addon's
 which writes nothing else; one hand-written statement making the same writes
 as the addon (membership difference, one log row per partner who entered or
 left, the segment's count and date, the history row); and ``search()``
-followed by ``write({'partner_ids': ...})``. The segment table shows the
-ratio to the bare ``INSERT``, and a separate line the ratio to the statement
-with the log.
+followed by ``write({'partner_ids': ...})``. The segment rows show the
+ratio to both hand-written statements.
 
 Data: generated partners and transactions (``--partners``,
 ``--transactions``), plus the CDNOW data set shipped in the ``lifetimes``
