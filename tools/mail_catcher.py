@@ -4,7 +4,9 @@
 A stand-in for Mailpit on machines without Docker: the SMTP server (aiosmtpd)
 accepts any message on 127.0.0.1:1025 and relays nothing; the web page on
 127.0.0.1:8025 lists the messages, newest first, and shows each one. Messages
-are kept in memory only, up to ``--max-messages`` (older ones are dropped).
+are kept in memory, up to ``--max-messages`` (older ones are dropped), and
+with ``--store FILE`` also appended to a JSON Lines file that the next start
+reads back, so a restarted catcher still lists the earlier messages.
 
 The web server also answers a subset of Mailpit's REST API, so that the CDNOW
 demo reads the e-mails the same way from either:
@@ -30,6 +32,7 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 from email.utils import getaddresses
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 _logger = logging.getLogger("mail_catcher")
@@ -38,12 +41,34 @@ LOOPBACK = "127.0.0.1"
 
 
 class MessageStore:
-    """Thread-safe, bounded, in-memory list of the messages received."""
+    """Thread-safe, bounded, in-memory list of the messages received, optionally
+    saved to a JSON Lines file (one message per line)."""
 
-    def __init__(self, max_messages=20000):
+    def __init__(self, max_messages=20000, path=None):
         self.max_messages = max_messages
         self._messages = OrderedDict()
         self._lock = threading.Lock()
+        self.path = Path(path) if path else None
+        if self.path and self.path.exists():
+            self._load()
+
+    def _load(self):
+        with self.path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    _logger.warning(
+                        "Skipped unreadable line %s of %s", number, self.path
+                    )
+                    continue
+                self._keep(record)
+        _logger.info("Loaded %s messages from %s", len(self._messages), self.path)
+
+    def _keep(self, record):
+        self._messages[record["ID"]] = record
+        while len(self._messages) > self.max_messages:
+            self._messages.popitem(last=False)
 
     def add(self, raw, envelope_to):
         message = email.message_from_bytes(raw, policy=email.policy.default)
@@ -63,9 +88,12 @@ class MessageStore:
             "Size": len(raw),
         }
         with self._lock:
-            self._messages[record["ID"]] = record
-            while len(self._messages) > self.max_messages:
-                self._messages.popitem(last=False)
+            self._keep(record)
+            if self.path:
+                # NOTE: the file keeps every message, also those dropped from
+                # memory past --max-messages; delete it to start afresh.
+                with self.path.open("a", encoding="utf-8") as lines:
+                    lines.write(json.dumps(record) + "\n")
         return record
 
     def summaries(self, start=0, limit=50):
@@ -93,7 +121,7 @@ class SmtpHandler:
 
     async def handle_DATA(self, server, session, envelope):
         record = self.store.add(envelope.original_content, envelope.rcpt_tos)
-        _logger.info(
+        _logger.debug(
             "Received message %s for %s recipients",
             record["ID"],
             len(envelope.rcpt_tos),
@@ -192,10 +220,10 @@ class WebHandler(BaseHTTPRequestHandler):
 class MailCatcher:
     """SMTP server and web page over one ``MessageStore``, both on loopback."""
 
-    def __init__(self, smtp_port=1025, web_port=8025, max_messages=20000):
+    def __init__(self, smtp_port=1025, web_port=8025, max_messages=20000, store=None):
         from aiosmtpd.controller import Controller
 
-        self.store = MessageStore(max_messages)
+        self.store = MessageStore(max_messages, store)
         self.smtp = Controller(
             SmtpHandler(self.store), hostname=LOOPBACK, port=smtp_port
         )
@@ -246,12 +274,19 @@ def main():
         default=20000,
         help="messages kept in memory; older ones are dropped (default: 20000)",
     )
+    parser.add_argument(
+        "--store",
+        help="JSON Lines file that keeps the messages across restarts "
+        "(default: memory only)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     # aiosmtpd logs every SMTP command at info level.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     try:
-        catcher = MailCatcher(args.smtp_port, args.web_port, args.max_messages)
+        catcher = MailCatcher(
+            args.smtp_port, args.web_port, args.max_messages, args.store
+        )
     except ImportError:
         parser.exit(
             2,

@@ -15,6 +15,7 @@ them, and the CDNOW demo creates nothing twice.
 """
 
 import argparse
+import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ADDONS_DIR = ROOT / "addons"
 TOOLS_DIR = ROOT / "tools"
+MAIL_STORE_DIR = Path.home() / ".cache" / "crm-suite" / "mail"
 
 
 def database_exists(name):
@@ -67,9 +69,10 @@ def port_in_use(port):
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start_mail_catcher(smtp_port, web_port):
+def start_mail_catcher(smtp_port, web_port, store):
     """Start tools/mail_catcher.py unless the SMTP port is taken; return the
-    process or None."""
+    process or None. ``store`` is the file that keeps the messages across
+    runs, so that a re-run of the demo finds the e-mails of the first one."""
     if port_in_use(smtp_port):
         print(
             f"Port {smtp_port} is in use: e-mails go to the SMTP server already "
@@ -83,6 +86,7 @@ def start_mail_catcher(smtp_port, web_port):
             str(TOOLS_DIR / "mail_catcher.py"),
             f"--smtp-port={smtp_port}",
             f"--web-port={web_port}",
+            f"--store={store}",
         ]
     )
     for _attempt in range(50):
@@ -112,6 +116,11 @@ def wait_for_odoo(url, process, timeout=300):
     sys.exit(f"error: Odoo did not answer on {url} within {timeout} s.")
 
 
+def raise_interrupt(signum, frame):
+    """Turn SIGTERM into the Ctrl+C path, which stops Odoo and the catcher."""
+    raise KeyboardInterrupt
+
+
 def stop(process):
     if process and process.poll() is None:
         process.terminate()
@@ -124,8 +133,12 @@ def stop(process):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", default="crm_demo", help="database name")
-    parser.add_argument("--port", type=int, default=8069, help="HTTP port on 127.0.0.1")
+    parser.add_argument(
+        "--database", default="crm_demo", help="database name (default: crm_demo)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8069, help="HTTP port on 127.0.0.1 (default: 8069)"
+    )
     parser.add_argument(
         "--smtp-port",
         type=int,
@@ -165,6 +178,7 @@ def main():
         "(default: %(default)s)",
     )
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, raise_interrupt)
 
     try:
         import odoo.release  # noqa: F401
@@ -205,7 +219,12 @@ def main():
     if args.init_only and args.no_cdnow:
         return
 
-    catcher = start_mail_catcher(args.smtp_port, args.mail_web_port)
+    store = MAIL_STORE_DIR / f"{args.database}.jsonl"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    if step == "--init":
+        # A new database: the e-mails of an earlier one would skew its figures.
+        store.unlink(missing_ok=True)
+    catcher = start_mail_catcher(args.smtp_port, args.mail_web_port, store)
     url = f"http://127.0.0.1:{args.port}"
     # One log line per HTTP request would bury the demo's progress lines.
     server = subprocess.Popen(
