@@ -83,10 +83,14 @@ def free_port():
 
 
 def odoo_command(database):
+    # The odoo script rather than "python -m odoo": in multi-worker mode Odoo
+    # starts its websocket process by running sys.argv again, and
+    # odoo/__main__.py cannot run as a plain script (Odoo 18.0).
+    executable = shutil.which("odoo")
+    if not executable:
+        fail("the odoo command is not on PATH")
     command = [
-        sys.executable,
-        "-m",
-        "odoo",
+        executable,
         f"--database={database}",
         f"--addons-path={ADDONS_DIR}",
         "--http-interface=127.0.0.1",
