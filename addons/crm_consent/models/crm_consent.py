@@ -228,6 +228,32 @@ class CrmConsent(models.Model):
                 )
             )
 
+    def _parse_event_date(self, value):
+        """Return ``value`` as a datetime, or raise a UserError naming it."""
+        try:
+            return fields.Datetime.to_datetime(value)
+        except (TypeError, ValueError) as error:
+            raise UserError(
+                self.env._(
+                    "Invalid consent date %(value)r. Expected a UTC date and time "
+                    "such as 2024-05-31 14:30:00.",
+                    value=value,
+                )
+            ) from error
+
+    def _parse_expiry_date(self, value):
+        """Return ``value`` as a date, or raise a UserError naming it."""
+        try:
+            return fields.Date.to_date(value)
+        except (TypeError, ValueError) as error:
+            raise UserError(
+                self.env._(
+                    "Invalid expiry date %(value)r. Expected a date such as "
+                    "2024-05-31.",
+                    value=value,
+                )
+            ) from error
+
     @api.model
     def _record(
         self,
@@ -273,8 +299,8 @@ class CrmConsent(models.Model):
             return []
 
         started = time.monotonic()
-        date = fields.Datetime.to_datetime(date) or fields.Datetime.now()
-        expiry_date = fields.Date.to_date(expiry_date) or None
+        date = self._parse_event_date(date) or fields.Datetime.now()
+        expiry_date = self._parse_expiry_date(expiry_date) or None
         self.env["res.partner"].flush_model(["company_id"])
         self.flush_model()
         self.env["crm.consent.event"].flush_model()

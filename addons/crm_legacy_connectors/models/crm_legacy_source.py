@@ -3,6 +3,7 @@ import base64
 import io
 import logging
 import os
+from urllib.parse import urlparse
 
 from markupsafe import Markup, escape
 
@@ -185,6 +186,25 @@ class CrmLegacySource(models.Model):
             if not isinstance(domain, list):
                 raise ValidationError(
                     self.env._("Invalid domain %(domain)s.", domain=source.domain)
+                )
+
+    @api.constrains("url")
+    def _check_url_credentials(self):
+        # Marketing users read the URL, and only managers read the password.
+        for source in self:
+            try:
+                parsed = urlparse(source.url or "")
+                has_credentials = bool(parsed.username or parsed.password)
+            except ValueError:
+                has_credentials = False
+            if has_credentials:
+                raise ValidationError(
+                    self.env._(
+                        "The URL of source %(name)s contains a login or password. "
+                        "Remove them from the URL and enter them in the Login "
+                        "and Password or API Key fields.",
+                        name=source.name,
+                    )
                 )
 
     @api.constrains("batch_size")

@@ -1,4 +1,4 @@
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
 from ..tools import redaction
@@ -49,31 +49,27 @@ class TestSecretsNotDisclosed(LegacyCase):
         run, lines = self.run_failing(kind="sql", dsn=dsn, query="SELECT 1")
         self.assert_hidden(run, lines, PASSWORD, dsn)
 
-    def test_odoo_url_hides_credentials(self):
-        # A URL without a host name is rejected with the URL in the message.
-        url = f"http://legacy:{PASSWORD}@/"
-        run, lines = self.run_failing(
-            kind="odoo",
-            url=url,
-            database="ventas",
-            login="legacy",
-            password="Api-Key-4471",
-            model="res.partner",
-        )
-        self.assertIn("invalid URL", run.message)
-        self.assert_hidden(run, lines, PASSWORD, "Api-Key-4471")
+    def test_url_with_credentials_rejected(self):
+        for url in (
+            f"http://legacy:{PASSWORD}@127.0.0.1:1",
+            "https://legacy@erp.ejemplo.es",
+        ):
+            with self.assertRaises(ValidationError) as caught:
+                self.make_source({"email": "partner_email"}, kind="odoo", url=url)
+            self.assertIn("contains a login or password", str(caught.exception))
+            self.assertNotIn(PASSWORD, str(caught.exception))
 
     def test_odoo_refused_hides_api_key(self):
         run, lines = self.run_failing(
             kind="odoo",
-            url=f"http://legacy:{PASSWORD}@127.0.0.1:1",
+            url="http://127.0.0.1:1",
             database="ventas",
             login="legacy",
             password="Api-Key-4471",
             model="res.partner",
         )
         self.assertIn("Connection refused", run.message)
-        self.assert_hidden(run, lines, PASSWORD, "Api-Key-4471")
+        self.assert_hidden(run, lines, "Api-Key-4471")
 
     def test_preview_error_hides_password(self):
         dsn = "host=127.0.0.1 port=1 password=Zq9 Secr3tWord dbname=ventas"
@@ -85,6 +81,13 @@ class TestSecretsNotDisclosed(LegacyCase):
         message = str(caught.exception)
         self.assertIn("invalid dsn", message)
         self.assertNotIn("Secr3tWord", message)
+
+    def test_redact_masks_url_password(self):
+        # Sources saved before URLs with credentials were rejected.
+        url = f"http://legacy:{PASSWORD}@/"
+        secrets = redaction.secret_values(url=url, password="Api-Key-4471")
+        text = redaction.redact(f"invalid URL {url!r}, key Api-Key-4471", secrets)
+        self.assertEqual(text, "invalid URL 'http://legacy:********@/', key ********")
 
     def test_redact_masks_quoted_password(self):
         secrets = redaction.secret_values(
