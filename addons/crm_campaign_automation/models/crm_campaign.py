@@ -14,6 +14,10 @@ from ..tools import experiment_stats, local_to_utc
 
 _logger = logging.getLogger(__name__)
 
+# Partners enrolled per batch. The ORM cache is cleared after each batch, so
+# enrolment memory grows with this number and not with the audience.
+ENROLL_BATCH_SIZE = 2000
+
 CAMPAIGN_STATES = [
     ("draft", "Draft"),
     ("running", "Running"),
@@ -576,11 +580,42 @@ class CrmCampaign(models.Model):
         Partners already running in the campaign are skipped, and so are those
         who were ever in it unless re-entry is allowed. ``entry_dates`` maps a
         partner id to the naive UTC moment of entry (date rules); by default
-        they enter now. Returns the new participants.
+        they enter now. Returns the new participants, browsed from their ids
+        without any field in the cache.
+
+        Partners are enrolled in batches of ``ENROLL_BATCH_SIZE``. After each
+        batch every pending write is flushed and the whole ORM cache of the
+        environment is cleared, so memory depends on the batch size and not
+        on the audience. Records held by the caller stay valid and are read
+        again when used.
         """
         self.ensure_one()
-        if not partner_ids:
-            return self.env["crm.campaign.participant"]
+        Participant = self.env["crm.campaign.participant"]
+        unique_partner_ids = list(dict.fromkeys(partner_ids or ()))
+        now = fields.Datetime.now()
+        entry_dates = entry_dates or {}
+        participant_ids = []
+        # TODO: all batches run in the caller's transaction, so a launch on a
+        # large audience holds its locks and rolls back entirely on error.
+        # Committing per batch needs enrolment to move into a cron.
+        for start in range(0, len(unique_partner_ids), ENROLL_BATCH_SIZE):
+            batch_started = time.monotonic()
+            batch_ids = unique_partner_ids[start : start + ENROLL_BATCH_SIZE]
+            participants = self._enroll_batch(batch_ids, entry_dates, now)
+            participant_ids.extend(participants.ids)
+            self.env.invalidate_all()
+            _logger.debug(
+                "Campaign %s: enrolled %s of %s partners in %.2fs",
+                self.id,
+                len(participants),
+                len(batch_ids),
+                time.monotonic() - batch_started,
+            )
+        return Participant.browse(participant_ids)
+
+    def _enroll_batch(self, partner_ids, entry_dates, now):
+        """Create participants for the distinct ``partner_ids`` not yet in the
+        campaign, with their root-step traces, and return the participants."""
         Participant = self.env["crm.campaign.participant"]
         Participant.flush_model(["campaign_id", "partner_id", "state"])
         state_filter = (
@@ -596,13 +631,11 @@ class CrmCampaign(models.Model):
                    %(state_filter)s
                 """,
                 campaign_id=self.id,
-                partner_ids=list(partner_ids),
+                partner_ids=partner_ids,
                 state_filter=state_filter,
             )
         )
         present = {row[0] for row in rows}
-        now = fields.Datetime.now()
-        entry_dates = entry_dates or {}
         participants = Participant.create(
             [
                 {
@@ -610,7 +643,7 @@ class CrmCampaign(models.Model):
                     "partner_id": partner_id,
                     "entry_date": entry_dates.get(partner_id, now),
                 }
-                for partner_id in dict.fromkeys(partner_ids)
+                for partner_id in partner_ids
                 if partner_id not in present
             ]
         )

@@ -9,3 +9,4 @@ from . import test_campaign_offer_http
 from . import test_campaign_open_tracking
 from . import test_campaign_consent_properties
 from . import test_campaign_injection
+from . import test_campaign_enrollment
