@@ -36,12 +36,17 @@ import os
 import platform
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-import psycopg2
+from benchlib import (
+    database_exists,
+    drop_database,
+    fail,
+    install_addon,
+    vacuum,
+)
 
 import odoo
 from odoo.tools import SQL
@@ -66,11 +71,6 @@ BODY = (
     '<p><a href="https://www.ejemplo.es/tiendas">Nuestras tiendas</a></p></div>'
 )
 PAGE_SIZE = 4096
-
-
-def fail(message):
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 def parse_sizes(text):
@@ -116,59 +116,6 @@ def parse_args():
 # ----------------------------------------------------------------------
 # Database and machine
 # ----------------------------------------------------------------------
-
-
-def connect_autocommit(dbname):
-    _name, params = odoo.sql_db.connection_info_for(dbname)
-    connection = psycopg2.connect(**params)
-    connection.autocommit = True
-    return connection
-
-
-def database_exists(dbname):
-    connection = connect_autocommit("postgres")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname])
-            return cursor.fetchone() is not None
-    finally:
-        connection.close()
-
-
-def install_addon(dbname):
-    command = [
-        "odoo",
-        "-d",
-        dbname,
-        f"--addons-path={ADDONS_DIR}",
-        "-i",
-        "crm_campaign_automation",
-        "--without-demo=all",
-        "--stop-after-init",
-        "--http-interface=127.0.0.1",
-        "--log-level=warn",
-    ]
-    print(f"Installing crm_campaign_automation: {' '.join(command)}", flush=True)
-    started = time.perf_counter()
-    result = subprocess.run(command, check=False)
-    if result.returncode != 0:
-        fail(f"installing the addon failed with exit code {result.returncode}.")
-    print(f"Installed in {time.perf_counter() - started:.1f}s", flush=True)
-
-
-def drop_database(dbname):
-    odoo.sql_db.close_db(dbname)
-    odoo.modules.registry.Registry.delete(dbname)
-    subprocess.run(["dropdb", "--if-exists", dbname], check=False)
-
-
-def vacuum(dbname):
-    connection = connect_autocommit(dbname)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
-    finally:
-        connection.close()
 
 
 def describe_machine(env):
@@ -514,7 +461,7 @@ def main():
     )
     if database_exists(args.database):
         fail(f"database {args.database} exists; drop it or choose another name.")
-    install_addon(args.database)
+    install_addon(args.database, "crm_campaign_automation")
     try:
         registry = odoo.modules.registry.Registry(args.database)
         with registry.cursor() as cr:

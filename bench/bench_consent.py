@@ -46,7 +46,13 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg2
+from benchlib import (
+    database_exists,
+    drop_database,
+    fail,
+    install_addon,
+    vacuum,
+)
 
 import odoo
 from odoo.tools import SQL
@@ -62,11 +68,6 @@ RECORD_TARGET = 3.0
 # Marks the partners this script creates, so that the fixture can find them.
 PARTNER_REF = "bench-consent"
 EMAIL_DOMAIN = "bench.example.com"
-
-
-def fail(message):
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 def parse_sizes(text):
@@ -121,65 +122,6 @@ def parse_args():
 # ----------------------------------------------------------------------
 # Database set-up
 # ----------------------------------------------------------------------
-
-
-def connect_autocommit(dbname):
-    """Open a psycopg2 connection outside Odoo's cursors, for VACUUM and catalog reads."""
-    _name, params = odoo.sql_db.connection_info_for(dbname)
-    connection = psycopg2.connect(**params)
-    connection.autocommit = True
-    return connection
-
-
-def database_exists(dbname):
-    connection = connect_autocommit("postgres")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname])
-            return cursor.fetchone() is not None
-    finally:
-        connection.close()
-
-
-def install_crm_consent(dbname):
-    command = [
-        "odoo",
-        "-d",
-        dbname,
-        f"--addons-path={ADDONS_DIR}",
-        "-i",
-        "crm_consent",
-        "--without-demo=all",
-        "--stop-after-init",
-        "--http-interface=127.0.0.1",
-        "--log-level=warn",
-    ]
-    print(f"Installing crm_consent in {dbname}: {' '.join(command)}", flush=True)
-    started = time.perf_counter()
-    result = subprocess.run(command, check=False)
-    if result.returncode != 0:
-        fail(f"installing crm_consent failed with exit code {result.returncode}.")
-    print(f"Installed in {time.perf_counter() - started:.1f}s", flush=True)
-
-
-def drop_database(dbname):
-    odoo.sql_db.close_db(dbname)
-    odoo.modules.registry.Registry.delete(dbname)
-    subprocess.run(["dropdb", "--if-exists", dbname], check=False)
-
-
-def vacuum(dbname, tables):
-    """Reclaim the rows of rolled-back runs so that the next run starts from the same state."""
-    connection = connect_autocommit(dbname)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                SQL(
-                    "VACUUM ANALYZE %s", SQL(", ").join(map(SQL.identifier, tables))
-                ).code
-            )
-    finally:
-        connection.close()
 
 
 def describe_machine(env):
@@ -704,7 +646,7 @@ def main():
         )
 
     try:
-        install_crm_consent(args.database)
+        install_addon(args.database, "crm_consent")
         registry = odoo.modules.registry.Registry(args.database)
         if "crm.consent" not in registry:
             fail(f"crm_consent is not installed in {args.database}; see the log above.")

@@ -48,15 +48,33 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import psycopg2
+from benchlib import (
+    database_exists,
+    drop_database,
+    fail,
+    install_addon,
+    vacuum,
+)
 
 import odoo
 from odoo.tools import SQL
 
+# Tables whose statistics the measured statements depend on.
+VACUUM_TABLES = (
+    "res_partner",
+    "crm_campaign",
+    "crm_campaign_step",
+    "crm_campaign_participant",
+    "crm_campaign_trace",
+    "mailing_trace",
+    "crm_customer_transaction",
+    "crm_consent_event",
+    "crm_value_tier_log",
+    "crm_segment_partner_rel",
+)
 ROOT = Path(__file__).resolve().parent.parent
 ADDONS_DIR = ROOT / "addons"
 
@@ -85,11 +103,6 @@ PIVOT_MEASURES = [
     "click_rate:avg",
     "conversion_rate:avg",
 ]
-
-
-def fail(message):
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 def parse_args():
@@ -152,66 +165,6 @@ def parse_args():
 # ----------------------------------------------------------------------
 # Database set-up
 # ----------------------------------------------------------------------
-
-
-def connect_autocommit(dbname):
-    _name, params = odoo.sql_db.connection_info_for(dbname)
-    connection = psycopg2.connect(**params)
-    connection.autocommit = True
-    return connection
-
-
-def database_exists(dbname):
-    connection = connect_autocommit("postgres")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname])
-            return cursor.fetchone() is not None
-    finally:
-        connection.close()
-
-
-def install_addon(dbname):
-    command = [
-        "odoo",
-        "-d",
-        dbname,
-        f"--addons-path={ADDONS_DIR}",
-        "-i",
-        "crm_campaign_reports",
-        "--without-demo=all",
-        "--stop-after-init",
-        "--http-interface=127.0.0.1",
-        "--log-level=warn",
-    ]
-    print(f"Installing crm_campaign_reports in {dbname}", flush=True)
-    started = time.perf_counter()
-    result = subprocess.run(command, check=False)
-    if result.returncode != 0:
-        fail(
-            f"installing crm_campaign_reports failed with exit code {result.returncode}."
-        )
-    print(f"Installed in {time.perf_counter() - started:.1f}s", flush=True)
-
-
-def drop_database(dbname):
-    odoo.sql_db.close_db(dbname)
-    odoo.modules.registry.Registry.delete(dbname)
-    subprocess.run(["dropdb", "--if-exists", dbname], check=False)
-
-
-def vacuum(dbname):
-    connection = connect_autocommit(dbname)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "VACUUM ANALYZE res_partner, crm_campaign, crm_campaign_step, "
-                "crm_campaign_participant, crm_campaign_trace, mailing_trace, "
-                "crm_customer_transaction, crm_consent_event, crm_value_tier_log, "
-                "crm_segment_partner_rel"
-            )
-    finally:
-        connection.close()
 
 
 def describe_machine(env):
@@ -723,7 +676,7 @@ def main():
         fail(f"database {args.database} exists; drop it or pass another --database.")
     subprocess.run(["createdb", args.database], check=True)
     try:
-        install_addon(args.database)
+        install_addon(args.database, "crm_campaign_reports")
         registry = odoo.modules.registry.Registry(args.database)
         with registry.cursor() as cr:
             env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
@@ -744,7 +697,7 @@ def run(env, args):
     insert_refusals_and_tiers(env)
     segment = create_segment(env)
     env.cr.commit()
-    vacuum(args.database)
+    vacuum(args.database, VACUUM_TABLES)
     [(traces, purchases)] = env.execute_query(
         SQL(
             "SELECT (SELECT COUNT(*) FROM crm_campaign_trace),"

@@ -60,11 +60,25 @@ import tracemalloc
 from collections import defaultdict
 from pathlib import Path
 
-import psycopg2
+from benchlib import (
+    database_exists,
+    drop_database,
+    fail,
+    install_addon,
+    vacuum,
+)
 
 import odoo
 from odoo.tools import SQL
 
+# Tables whose statistics the measured statements depend on.
+VACUUM_TABLES = (
+    "res_partner",
+    "crm_customer_transaction",
+    "crm_segment_partner_rel",
+    "crm_segment_member_log",
+    "crm_value_tier_log",
+)
 ROOT = Path(__file__).resolve().parent.parent
 ADDONS_DIR = ROOT / "addons"
 sys.path.insert(0, str(ROOT / "tools"))
@@ -82,11 +96,6 @@ SEGMENT_DOMAIN = [
     ("rfm_segment", "in", ["champions", "loyal", "potential_loyalists"]),
     ("customer_lifetime_value", ">", 100),
 ]
-
-
-def fail(message):
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 def parse_args():
@@ -160,62 +169,6 @@ def parse_args():
 # ----------------------------------------------------------------------
 # Database set-up
 # ----------------------------------------------------------------------
-
-
-def connect_autocommit(dbname):
-    _name, params = odoo.sql_db.connection_info_for(dbname)
-    connection = psycopg2.connect(**params)
-    connection.autocommit = True
-    return connection
-
-
-def database_exists(dbname):
-    connection = connect_autocommit("postgres")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname])
-            return cursor.fetchone() is not None
-    finally:
-        connection.close()
-
-
-def install_addon(dbname):
-    command = [
-        "odoo",
-        "-d",
-        dbname,
-        f"--addons-path={ADDONS_DIR}",
-        "-i",
-        "crm_segments",
-        "--without-demo=all",
-        "--stop-after-init",
-        "--http-interface=127.0.0.1",
-        "--log-level=warn",
-    ]
-    print(f"Installing crm_segments in {dbname}", flush=True)
-    started = time.perf_counter()
-    result = subprocess.run(command, check=False)
-    if result.returncode != 0:
-        fail(f"installing crm_segments failed with exit code {result.returncode}.")
-    print(f"Installed in {time.perf_counter() - started:.1f}s", flush=True)
-
-
-def drop_database(dbname):
-    odoo.sql_db.close_db(dbname)
-    odoo.modules.registry.Registry.delete(dbname)
-    subprocess.run(["dropdb", "--if-exists", dbname], check=False)
-
-
-def vacuum(dbname):
-    connection = connect_autocommit(dbname)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "VACUUM ANALYZE res_partner, crm_customer_transaction, "
-                "crm_segment_partner_rel, crm_segment_member_log, crm_value_tier_log"
-            )
-    finally:
-        connection.close()
 
 
 def describe_machine(env):
@@ -741,7 +694,7 @@ def measure(env, dbname, function, *args, repeat):
         checksum = profile_checksum(env)
         env.cr.rollback()
         env.invalidate_all()
-        vacuum(dbname)
+        vacuum(dbname, VACUUM_TABLES)
     return statistics.median(seconds), max(peaks), checksum
 
 
@@ -758,7 +711,7 @@ def main():
             fail(f"the CDNOW file is unavailable ({error}); pass --no-cdnow.")
     subprocess.run(["createdb", args.database], check=True)
     try:
-        install_addon(args.database)
+        install_addon(args.database, "crm_segments")
         registry = odoo.modules.registry.Registry(args.database)
         with registry.cursor() as cr:
             env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
@@ -773,7 +726,7 @@ def run(env, args, path):
     insert_generated(env, args.partners, args.transactions)
     cdnow = insert_cdnow(env, path) if path else (0, 0)
     env.cr.commit()
-    vacuum(args.database)
+    vacuum(args.database, VACUUM_TABLES)
     totals = env.execute_query(
         SQL(
             "SELECT (SELECT COUNT(DISTINCT partner_id) FROM crm_customer_transaction),"
@@ -807,7 +760,7 @@ def run(env, args, path):
     tracemalloc.stop()
     env.cr.rollback()
     env.invalidate_all()
-    vacuum(args.database)
+    vacuum(args.database, VACUUM_TABLES)
     sample = min(args.orm_sample, totals[0])
     orm_estimate = compute_seconds + write_seconds * totals[0] / sample
     results["_read_group + ORM write (estimate)"] = (orm_estimate, orm_peak, None)
@@ -819,7 +772,7 @@ def run(env, args, path):
 
     refresh_with_addon(env)
     env.cr.commit()
-    vacuum(args.database)
+    vacuum(args.database, VACUUM_TABLES)
     segment = env["crm.segment"].create(
         {"name": "Bench: best customers", "domain": str(SEGMENT_DOMAIN)}
     )

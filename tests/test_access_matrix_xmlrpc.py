@@ -1,8 +1,7 @@
 """Access rights of every model of the suite, per group, over XML-RPC.
 
 Each group gets a user that logs in over XML-RPC, as an integrator would, and
-asks the server with ``has_access`` which operations it may perform on each
-model. The expected table is the access policy: marketing managers configure,
+calls ``has_access`` to check which operations it may perform on each model. The expected table is the access policy: marketing managers configure,
 marketing users use, plain employees read only what the partner form shows,
 and portal and public users get nothing. Public users cannot log in over
 XML-RPC at all. A second test checks the multi-company record rules.

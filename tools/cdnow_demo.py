@@ -114,7 +114,7 @@ MAIL_BODY_REMINDER = """
 """
 
 
-# Fault code of odoo.exceptions.UserError in Odoo's XML-RPC answers.
+# Fault code of odoo.exceptions.UserError in Odoo's XML-RPC responses.
 USER_ERROR_FAULT_CODE = 2
 
 

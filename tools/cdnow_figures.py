@@ -119,8 +119,8 @@ def value_tiers(ledger, one_to_one_percent, database_percent):
 
 
 def current_consent(history):
-    """Return the state of the latest answer of a consent history, or None
-    when the customer never answered. ``history`` is ``[(date, state)]``."""
+    """Return the latest state of a consent history, or None when the
+    history is empty. ``history`` is ``[(date, state)]``."""
     if not history:
         return None
     return max(history)[1]

@@ -96,8 +96,8 @@ LAST_NAMES = [
 ]  # fmt: skip
 
 # Marketing consent histories, with the share of customers who get each. A
-# history is a list of states; the first answer is given on the day of the
-# first purchase, a change of mind later.
+# history is a list of states. The first state is recorded on the day of the
+# first purchase, and a change of mind comes later.
 EMAIL_HISTORIES = [
     (("granted",), 0.45),
     (("granted", "refused"), 0.15),

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Catch every e-mail sent to a local SMTP port and show it on a web page.
 
-A stand-in for Mailpit on machines without Docker: the SMTP server (aiosmtpd)
-accepts any message on 127.0.0.1:1025 and relays nothing; the web page on
+A stand-in for Mailpit on machines without Docker. The SMTP server (aiosmtpd)
+accepts any message on 127.0.0.1:1025 and relays nothing. The web page on
 127.0.0.1:8025 lists the messages, newest first, and shows each one. Messages
 are kept in memory, up to ``--max-messages`` (older ones are dropped), and
 with ``--store FILE`` also appended to a JSON Lines file that the next start

@@ -1152,8 +1152,8 @@ class CrmLegacyImporter(models.AbstractModel):
         many partners got an event.
 
         A dated row is skipped when the partner's ledger already has an event
-        with its channel, state and date, so re-running a source that holds a
-        history of answers appends no event. An undated row is skipped when
+        with its channel, state and date, so re-running a source that contains
+        a history of consent states appends no event. An undated row is skipped when
         the partner's current consent already has its state.
         """
         groups = {}
@@ -1178,8 +1178,8 @@ class CrmLegacyImporter(models.AbstractModel):
                 ("state", "=", state),
             ]
             if date:
-                # An older answer of a history is in the ledger but no longer
-                # the current state, so the ledger is what tells it was read.
+                # An older state of a history is in the ledger but is no longer
+                # the current state, so only the ledger shows it was imported.
                 recorded_model = self.env["crm.consent.event"]
                 domain.append(("date", "=", date))
             else:
