@@ -1,14 +1,22 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 # Changes to these fields of a confirmed order are fed again into the ledger.
 LEDGER_FIELDS = {"state", "order_line", "date_order", "partner_id", "currency_id"}
+# Changes to these fields of an order line change the order's untaxed amount.
+LINE_LEDGER_FIELDS = {
+    "product_id",
+    "product_uom_qty",
+    "product_uom",
+    "price_unit",
+    "discount",
+    "tax_id",
+    "display_type",
+}
 
 
 class SaleOrder(models.Model):
     _inherit = "sale.order"
 
-    # TODO: writes on sale.order.line alone (not through the order) do not
-    # update the ledger row of a confirmed order.
     def write(self, vals):
         result = super().write(vals)
         if LEDGER_FIELDS.intersection(vals):
@@ -24,6 +32,13 @@ class SaleOrder(models.Model):
                 proof=self.env._("Order %(order)s", order=order.name)
             )
         return result
+
+    def _feed_confirmed_orders(self):
+        """Record the confirmed orders of ``self`` in the ledger again, after
+        their lines changed without a write on the order itself."""
+        confirmed = self.filtered(lambda order: order.state == "sale")
+        if confirmed:
+            confirmed._feed_customer_ledger()
 
     def _feed_customer_ledger(self):
         """Record confirmed orders as purchases and drop the rows of the others.
@@ -48,3 +63,27 @@ class SaleOrder(models.Model):
                 }
             )
         self.env["crm.customer.transaction"]._sync_sources(self, vals_list)
+
+
+class SaleOrderLine(models.Model):
+    _inherit = "sale.order.line"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        lines = super().create(vals_list)
+        lines.order_id._feed_confirmed_orders()
+        return lines
+
+    def write(self, vals):
+        orders = self.order_id
+        result = super().write(vals)
+        if LINE_LEDGER_FIELDS.intersection(vals):
+            # A line moved to another order changes both orders.
+            (orders | self.order_id)._feed_confirmed_orders()
+        return result
+
+    def unlink(self):
+        orders = self.order_id
+        result = super().unlink()
+        orders.exists()._feed_confirmed_orders()
+        return result

@@ -100,6 +100,30 @@ class TestFeeders(AccountTestInvoicingCommon):
         order._feed_customer_ledger()
         self.assertEqual(len(self._ledger(order)), 1)
 
+    def test_confirmed_line_edit_updates_ledger(self):
+        order = self._create_order(self.customer_company)
+        order.action_confirm()
+        order.order_line.write({"price_unit": 150.0})
+        self.assertEqual(self._ledger(order).amount, 300.0)
+        self.env["sale.order.line"].create(
+            {
+                "order_id": order.id,
+                "product_id": self.product_b.id,
+                "product_uom_qty": 1.0,
+                "price_unit": 40.0,
+                "tax_id": [Command.clear()],
+            }
+        )
+        self.assertEqual(self._ledger(order).amount, 340.0)
+        self.assertTrue(self.customer_company.profile_outdated)
+        self.customer_company.profile_refresh()
+        self.assertEqual(self.customer_company.revenue_total, 340.0)
+
+    def test_draft_line_edit_skips_ledger(self):
+        order = self._create_order(self.customer_company)
+        order.order_line.write({"price_unit": 150.0})
+        self.assertFalse(self._ledger(order))
+
     def test_cancelled_order_row_removed(self):
         order = self._create_order(self.customer_company)
         order.action_confirm()
