@@ -1,4 +1,5 @@
 import logging
+import math
 from collections import defaultdict
 
 from odoo import api, fields, models
@@ -173,7 +174,14 @@ class CrmCustomerTransaction(models.Model):
         ids_by_key = {(ref, company_id): tx_id for tx_id, ref, company_id in result}
         return [ids_by_key[key] for key in self._transaction_keys(vals_list)]
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        for index, vals in enumerate(vals_list):
+            self._check_date_and_amount(index, vals)
+        return super().create(vals_list)
+
     def write(self, vals):
+        self._check_date_and_amount(0, vals)
         self._mark_partners_outdated()
         result = super().write(vals)
         if "partner_id" in vals:
@@ -233,6 +241,40 @@ class CrmCustomerTransaction(models.Model):
             )
         )
 
+    def _check_amount(self, index, amount):
+        """Raise unless ``amount`` is a finite number."""
+        if not isinstance(amount, (int, float)) or isinstance(amount, bool):
+            self._raise_invalid(
+                index, "amount", amount, self.env._("expected a number.")
+            )
+        if not math.isfinite(amount):
+            self._raise_invalid(
+                index, "amount", amount, self.env._("expected a finite number.")
+            )
+
+    def _check_date(self, index, value):
+        """Return ``value`` as a date, or raise naming the row and the value."""
+        try:
+            date = fields.Date.to_date(value)
+        except (ValueError, TypeError):
+            date = None
+        if not date:
+            self._raise_invalid(
+                index,
+                "date",
+                value,
+                self.env._("expected a date in the form YYYY-MM-DD."),
+            )
+        return date
+
+    def _check_date_and_amount(self, index, vals):
+        """Check the date and amount of ``vals`` given to ``create`` or
+        ``write``, so that bad values get a clear error, not a database one."""
+        if "date" in vals:
+            self._check_date(index, vals["date"])
+        if "amount" in vals:
+            self._check_amount(index, vals["amount"])
+
     def _prepare_transaction_rows(self, vals_list):
         """Validate ``vals_list`` and return one row dict per distinct key.
 
@@ -285,10 +327,7 @@ class CrmCustomerTransaction(models.Model):
                     self.env._("expected one of %(kinds)s.", kinds=", ".join(kinds)),
                 )
             amount = vals["amount"]
-            if not isinstance(amount, (int, float)) or isinstance(amount, bool):
-                self._raise_invalid(
-                    index, "amount", amount, self.env._("expected a number.")
-                )
+            self._check_amount(index, amount)
             if kind == "purchase" and amount < 0:
                 self._raise_invalid(
                     index,
@@ -303,17 +342,7 @@ class CrmCustomerTransaction(models.Model):
                     amount,
                     self.env._("a refund must be negative or zero."),
                 )
-            try:
-                date = fields.Date.to_date(vals["date"])
-            except (ValueError, TypeError):
-                date = None
-            if not date:
-                self._raise_invalid(
-                    index,
-                    "date",
-                    vals["date"],
-                    self.env._("expected a date in the form YYYY-MM-DD."),
-                )
+            date = self._check_date(index, vals["date"])
             source_ref = str(vals["source_ref"]).strip()
             if not source_ref:
                 self._raise_invalid(

@@ -119,3 +119,28 @@ class TestRecordTransactions(SegmentsCommon):
     def test_positive_refund_is_rejected(self):
         with self.assertRaisesRegex(UserError, r"row 0.*amount.*5"):
             self.record(self.customer, 5.0, kind="refund")
+
+    def test_infinite_amounts_are_rejected(self):
+        for amount in (float("nan"), float("inf"), float("-inf")):
+            with self.assertRaisesRegex(UserError, r"row 0.*amount.*finite"):
+                self.record(self.customer, amount)
+
+    def test_create_rejects_bad_date_and_amount(self):
+        vals = {
+            "partner_id": self.customer.id,
+            "date": "2024-01-05",
+            "amount": 10.0,
+            "kind": "purchase",
+            "source_ref": "create/1",
+        }
+        with self.assertRaisesRegex(UserError, r"row 1.*date.*'31/02/2024'"):
+            self.Transaction.create([vals, dict(vals, date="31/02/2024")])
+        with self.assertRaisesRegex(UserError, r"row 0.*amount.*nan"):
+            self.Transaction.create(dict(vals, amount=float("nan")))
+        self.assertFalse(self.Transaction.search([("source_ref", "=", "create/1")]))
+
+    def test_write_rejects_bad_date(self):
+        transaction = self.Transaction.browse(self.record(self.customer, 10.0))
+        with self.assertRaisesRegex(UserError, r"date.*'2024-13-01'"):
+            transaction.write({"date": "2024-13-01"})
+        self.assertEqual(str(transaction.date), "2024-03-01")
