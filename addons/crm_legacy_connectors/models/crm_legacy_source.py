@@ -253,8 +253,12 @@ class CrmLegacySource(models.Model):
         secrets = redaction.secret_values(source.dsn, source.url, source.password)
         return redaction.redact(text, secrets)
 
-    def _iter_rows(self):
-        """Yield the ``LegacyRow`` tuples of this source, in source order."""
+    def _iter_rows(self, on_header=None):
+        """Yield the ``LegacyRow`` tuples of this source, in source order.
+
+        ``on_header`` is called with the source's column names before the
+        first row, also when there is no row (files and SQL sources).
+        """
         self.ensure_one()
         source = self.sudo()
         if source.kind == "csv":
@@ -264,10 +268,11 @@ class CrmLegacySource(models.Model):
                     encoding=source.encoding,
                     delimiter=source.delimiter,
                     has_header=source.has_header,
+                    on_header=on_header,
                 )
         elif source.kind == "xlsx":
             with source._open_file() as stream:
-                yield from readers.read_xlsx(stream)
+                yield from readers.read_xlsx(stream, on_header=on_header)
         elif source.kind == "sql":
             if not source.dsn or not source.query:
                 raise UserError(
@@ -276,7 +281,11 @@ class CrmLegacySource(models.Model):
                     )
                 )
             yield from readers.read_sql(
-                source.dsn, source.query, source.batch_size, source.timeout
+                source.dsn,
+                source.query,
+                source.batch_size,
+                source.timeout,
+                on_header=on_header,
             )
         elif source.kind == "odoo":
             columns = source.mapping_ids.mapped("column")
@@ -303,7 +312,9 @@ class CrmLegacySource(models.Model):
         context = importer._make_context(self)
         result = []
         try:
-            for row in self._iter_rows():
+            for row in self._iter_rows(
+                on_header=lambda columns: importer._check_columns(context, columns)
+            ):
                 if len(result) >= limit:
                     break
                 parsed = importer._parse_row(context, row)
@@ -319,7 +330,7 @@ class CrmLegacySource(models.Model):
                 self.env._(
                     "Source %(name)s cannot be read: %(error)s",
                     name=self.name,
-                    error=self._redact_secrets(error),
+                    error=self._redact_secrets(importer._source_error_text(error)),
                 )
             ) from error
         return result
