@@ -1,5 +1,6 @@
 import ast
 import base64
+import datetime
 import io
 import logging
 import os
@@ -15,6 +16,13 @@ from ..tools import readers, redaction
 _logger = logging.getLogger(__name__)
 
 PREVIEW_ROWS = 10
+# Characters of a rejected value quoted in an error message.
+MAX_QUOTED = 200
+
+
+def _shorten(text):
+    text = str(text or "")
+    return text if len(text) <= MAX_QUOTED else text[:MAX_QUOTED] + "…"
 
 
 class CrmLegacySource(models.Model):
@@ -179,14 +187,95 @@ class CrmLegacySource(models.Model):
         for source in self:
             try:
                 domain = ast.literal_eval(source.domain or "[]")
-            except (ValueError, SyntaxError) as error:
+            except (ValueError, SyntaxError, RecursionError, MemoryError) as error:
                 raise ValidationError(
-                    self.env._("Invalid domain %(domain)s.", domain=source.domain)
+                    self.env._(
+                        "Invalid domain %(domain)s.", domain=_shorten(source.domain)
+                    )
                 ) from error
             if not isinstance(domain, list):
                 raise ValidationError(
-                    self.env._("Invalid domain %(domain)s.", domain=source.domain)
+                    self.env._(
+                        "Invalid domain %(domain)s.", domain=_shorten(source.domain)
+                    )
                 )
+
+    @api.constrains("decimal_separator", "thousands_separator")
+    def _check_separators(self):
+        for source in self:
+            decimal = source.decimal_separator or ""
+            thousands = source.thousands_separator or ""
+            if any(char.isdigit() or char in "+-()" for char in decimal + thousands):
+                raise ValidationError(
+                    self.env._(
+                        "The separators of source %(name)s cannot be digits, signs "
+                        "or parentheses.",
+                        name=source.name,
+                    )
+                )
+            if decimal == thousands:
+                raise ValidationError(
+                    self.env._(
+                        "The decimal and thousands separators of source %(name)s "
+                        "are both %(separator)s; an amount such as 1%(separator)s234 "
+                        "could then be read two ways.",
+                        name=source.name,
+                        separator=decimal,
+                    )
+                )
+
+    @api.constrains("date_format")
+    def _check_date_format(self):
+        sample = datetime.date(2024, 4, 3)
+        for source in self:
+            date_format = source.date_format or "%d/%m/%Y"
+            try:
+                valid = (
+                    datetime.datetime.strptime(
+                        sample.strftime(date_format), date_format
+                    ).date()
+                    == sample
+                )
+            except ValueError:
+                valid = False
+            if not valid:
+                raise ValidationError(
+                    self.env._(
+                        "The date format %(format)s of source %(name)s does not "
+                        "read back the dates it writes; use strftime codes such as "
+                        "%%d/%%m/%%Y or %%Y-%%m-%%d.",
+                        format=date_format,
+                        name=source.name,
+                    )
+                )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._check_file_encoding(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_file_encoding(vals)
+        return super().write(vals)
+
+    @api.model
+    def _check_file_encoding(self, vals):
+        """Raise when the uploaded ``file`` of ``vals`` is not base64 text,
+        as the web client and XML-RPC clients send it."""
+        content = vals.get("file")
+        if not content:
+            return
+        try:
+            base64.b64decode(content, validate=True)
+        except (ValueError, TypeError) as error:
+            raise UserError(
+                self.env._(
+                    "The file of source %(name)s is not base64-encoded: %(error)s.",
+                    name=vals.get("name") or ", ".join(self.mapped("name")),
+                    error=str(error),
+                )
+            ) from error
 
     @api.constrains("url")
     def _check_url_credentials(self):

@@ -1,9 +1,9 @@
 """A corpus of malformed CSV and XLSX files, run through real imports.
 
-Every case is a file built here byte by byte, the source settings it is read
-with, and what a user relies on after the run: the run's state and counts,
-the rejected rows with their row, column, value and reason, the rows kept,
-and nothing half-written. A file-level error leaves only the failed run and
+Every case is a file built here byte by byte and the source settings it is
+read with. Each test checks what a user relies on after the run: the run's
+state and counts, the rejected rows with their row, column, value and
+reason, the rows kept, and nothing half-written. A file-level error leaves only the failed run and
 its message: no customer, link, ledger row, consent event or rejected row.
 """
 
@@ -39,7 +39,7 @@ def delimited(rows, delimiter=";", encoding="utf-8", newline="\n", header=HEADER
 
 
 def workbook(rows, header=HEADER, formulas_saved=False):
-    """Return the bytes of an XLSX workbook whose first sheet holds ``rows``.
+    """Return the bytes of an XLSX workbook whose first sheet contains ``rows``.
 
     openpyxl saves formulas without their results; ``formulas_saved`` fills
     in the result 6 of every formula, as a spreadsheet program would.
@@ -429,7 +429,8 @@ CASES = {
         ],
     ),
     # ---- Huge inputs -------------------------------------------------
-    # Odoo raises the csv module's field limit to 500 MiB, so a field of
+    # Odoo 18's server (odoo/cli/server.py) sets the csv module's field limit
+    # to 500 MiB, so a field of
     # 200,000 characters (over Python's default of 131,072) is read whole;
     # TestBadInputOutcomes checks the message when the limit is reached.
     "field_over_python_csv_limit": case(
@@ -667,7 +668,7 @@ class TestBadInputCorpus(LegacyCase):
 class TestBadInputOutcomes(LegacyCase):
     """Outcomes the table above does not show: batches, order, languages."""
 
-    def test_bad_rows_of_a_batch_do_not_stop_good_rows(self):
+    def test_bad_rows_keep_batch_rows(self):
         rows = [[str(n), f"Cliente {n}", "03/04/2024", "5"] for n in range(1, 301)]
         rows[149][3] = "cinco"
         rows[250][2] = "31/02/2024"
