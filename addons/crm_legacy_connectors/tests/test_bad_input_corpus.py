@@ -84,7 +84,8 @@ def case(content, kept=(), rejected=(), failed=None, **expect):
     ``failed``: fragment of the failed run's message (nothing is written).
     ``expect`` may hold ``source`` (source values), ``mapping``, ``kind``,
     ``names`` ({key: customer name}), ``amounts`` ({key: amount}),
-    ``dates`` ({key: date}), ``message`` (fragment of a done run's message).
+    ``dates`` ({key: date}), ``message`` (a done run's message), and
+    ``consents`` (keys of the rows whose customer gets a consent event).
     """
     return {
         "content": content,
@@ -554,6 +555,19 @@ CASES = {
             (4, "fecha", "31/02/2024", "invalid date 31/02/2024"),
         ],
     ),
+    "consent_of_rejected_row": case(
+        b"id;nombre;fecha;importe;consentimiento\n"
+        b"1;Ana;03/04/2024;5;s\xc3\xad\n"
+        b"2;Luis;03/04/2024;cinco;s\xc3\xad\n"
+        b"3;Eva;03/04/2024;5;quiz\xc3\xa1s\n",
+        kept=["1"],
+        consents={"1"},
+        mapping=dict(MAPPING, consentimiento="consent_state"),
+        rejected=[
+            (2, "importe", "cinco", "invalid amount cinco"),
+            (3, "consentimiento", "quizás", "unknown consent state quizás"),
+        ],
+    ),
     "xlsx_extra_cell": case(
         workbook([["1", "Ana", "03/04/2024", 5, "sobra"], ["2", "Luis", "", ""]]),
         kind="xlsx",
@@ -640,17 +654,22 @@ class TestBadInputCorpus(LegacyCase):
 
         # Good rows kept; rejected rows left no customer, link or ledger row.
         self.assertEqual(set(links.mapped("external_key")), spec["kept"])
+        by_key = {link.external_key: link.partner_id for link in links}
         if spec["kept"]:
             self.assertEqual(links.source_id, source)
         self.assertEqual(partners, links.partner_id)
         self.assertEqual(run.partners_created, len(spec["kept"]))
-        self.assertFalse(events)
+        consent_keys = spec.get("consents", set())
+        self.assertEqual(
+            events.partner_id,
+            self.env["res.partner"].union(*(by_key[key] for key in consent_keys)),
+        )
         self.assertFalse(reviews)
-        by_key = {link.external_key: link.partner_id for link in links}
         for key, expected_name in spec.get("names", {}).items():
             self.assertEqual(by_key[key].name, expected_name)
         # Ledger rows only for kept rows.
         self.assertEqual(ledger.partner_id, ledger.partner_id & partners)
+        self.assertEqual(run.transactions_created, len(ledger))
         for key, amount in spec.get("amounts", {}).items():
             txn = ledger.filtered(lambda t, key=key: t.partner_id == by_key[key])
             self.assertEqual(len(txn), 1)

@@ -39,7 +39,8 @@ class SourceError(Exception):
         self.params = params
 
 
-# Byte order marks, longest first: a UTF-32 LE mark starts like UTF-16 LE's.
+# Byte order marks. A UTF-32 LE file starts like a UTF-16 LE one, and is then
+# rejected for the NUL characters it decodes to.
 BYTE_ORDER_MARKS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"),
@@ -96,7 +97,7 @@ def check_text(stream, encoding):
             text = decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError as error:
             # Lines before the error, counted in the bytes of this chunk.
-            line += error.object[: error.start].count(b"\n")
+            line += _count_line_breaks(error.object[: error.start])
             raise SourceError(
                 f"line {line}: byte 0x{error.object[error.start]:02X} is not "
                 f"valid {encoding}",
@@ -107,11 +108,19 @@ def check_text(stream, encoding):
             ) from error
         nul = text.find("\x00")
         if nul >= 0:
-            line += text.count("\n", 0, nul)
+            line += _count_line_breaks(text[:nul])
             raise SourceError(f"line {line}: NUL character", code="nul", line=line)
-        line += text.count("\n")
+        line += _count_line_breaks(text)
         if not chunk:
             return
+
+
+def _count_line_breaks(text):
+    """Return the number of CRLF, LF and CR line breaks in ``text`` (str or
+    bytes), as the csv module counts lines."""
+    if isinstance(text, bytes):
+        return text.count(b"\n") + text.count(b"\r") - text.count(b"\r\n")
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
 def _csv_records(text, delimiter):
@@ -174,9 +183,11 @@ def read_delimited(
         while first_line and not first_line.strip():
             first_line = text.readline()
         delimiter = delimiter or detect_delimiter(first_line)
-        text.seek(0)
-        for _row in _delimited_rows(text, delimiter, has_header, None):
-            pass
+        if delimiter != WHITESPACE_DELIMITER:
+            # Raise a quote or field size error before the first row.
+            text.seek(0)
+            for _record in _csv_records(text, delimiter):
+                pass
         text.seek(0)
         yield from _delimited_rows(text, delimiter, has_header, on_header)
     finally:
