@@ -305,6 +305,19 @@ def test_legacy_source_bad_value(odoo, case):
     assert count(odoo, "crm.legacy.source", [("name", "=", values["name"])]) == 0
 
 
+def test_legacy_source_file_with_line_breaks(odoo):
+    """base64.encodebytes() breaks lines every 76 characters."""
+    content = "email\n" + "".join(f"cliente{n}@ejemplo.es\n" for n in range(10))
+    source_id = odoo.execute(
+        "crm.legacy.source",
+        "create",
+        source_values(file=base64.encodebytes(content.encode()).decode()),
+    )
+
+    [source] = odoo.execute("crm.legacy.source", "read", [source_id], ["file"])
+    assert base64.b64decode(source["file"]).decode() == content
+
+
 def test_legacy_source_write_bad_file_keeps_old_file(odoo):
     source_id = legacy_source(
         odoo, "csv", b"email\nana@ejemplo.es\n", {"email": "partner_email"}

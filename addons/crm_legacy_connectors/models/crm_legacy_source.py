@@ -4,6 +4,7 @@ import datetime
 import io
 import logging
 import os
+import re
 from urllib.parse import urlparse
 
 from markupsafe import Markup, escape
@@ -266,8 +267,11 @@ class CrmLegacySource(models.Model):
         content = vals.get("file")
         if not content:
             return
+        if isinstance(content, str):
+            content = content.encode("ascii", "replace")
         try:
-            base64.b64decode(content, validate=True)
+            # Line breaks are allowed, as base64.encodebytes() writes them.
+            base64.b64decode(re.sub(rb"\s+", b"", content), validate=True)
         except (ValueError, TypeError) as error:
             raise UserError(
                 self.env._(
