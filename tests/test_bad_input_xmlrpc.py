@@ -8,8 +8,10 @@ before and after are equal.
 """
 
 import base64
+import io
 import uuid
 import xmlrpc.client
+import zipfile
 
 import pytest
 
@@ -90,6 +92,14 @@ def legacy_source(odoo, kind, content, columns):
     )
 
 
+def zip_archive():
+    """Return a zip archive holding one text file: not an XLSX workbook."""
+    stream = io.BytesIO()
+    with zipfile.ZipFile(stream, "w") as archive:
+        archive.writestr("clientes.txt", "ana@ejemplo.es\n")
+    return stream.getvalue()
+
+
 # (kind, file content, mapping, fragment expected in the run's message)
 LEGACY_CASES = {
     "xlsx that is no workbook": (
@@ -108,7 +118,37 @@ LEGACY_CASES = {
         "csv",
         "email;nombre\nana@ejemplo.es;Iñigo\n".encode("cp1252"),
         {"email": "partner_email", "nombre": "partner_name"},
-        "utf-8",
+        "line 2 is not UTF-8 text (byte 0xF1)",
+    ),
+    "utf-16 without byte order mark": (
+        "csv",
+        "email;nombre\nana@ejemplo.es;Ana\n".encode("utf-16-le"),
+        {"email": "partner_email"},
+        "line 1 contains a NUL character",
+    ),
+    "quote never closed": (
+        "csv",
+        b'email;nombre\nana@ejemplo.es;Ana\nluis@ejemplo.es;"Luis\n',
+        {"email": "partner_email"},
+        "the quote opened on line 3 is never closed",
+    ),
+    "only blank lines": (
+        "csv",
+        b"\r\n\n   \n",
+        {"email": "partner_email"},
+        "the file is empty",
+    ),
+    "header only, mapped column missing": (
+        "csv",
+        b"correo;nombre\n",
+        {"email": "partner_email"},
+        "Columns email of the mapping are not in the source, which has correo, nombre.",
+    ),
+    "zip that is no workbook": (
+        "xlsx",
+        zip_archive(),
+        {"email": "partner_email"},
+        "not an XLSX workbook",
     ),
 }
 
@@ -136,6 +176,201 @@ def test_legacy_run_bad_file(odoo, case):
     emails = [("email", "=", "ana@ejemplo.es")]
     assert count(odoo, "res.partner", emails) == partners_before
     assert count(odoo, "crm.legacy.partner.link", []) == links_before
+
+
+def test_legacy_run_empty_upload(odoo):
+    """An empty ``file`` stores no file, so the run fails with that reason."""
+    source_id = legacy_source(odoo, "csv", b"", {"email": "partner_email"})
+    links_before = count(odoo, "crm.legacy.partner.link", [])
+
+    run_id = odoo.execute("crm.legacy.source", "action_run", [source_id])
+
+    [run] = odoo.execute("crm.legacy.run", "read", [run_id], ["state", "message"])
+    assert run["state"] == "failed"
+    assert "has no file to read" in run["message"]
+    assert count(odoo, "crm.legacy.rejected.row", [("run_id", "=", run_id)]) == 0
+    assert count(odoo, "crm.legacy.partner.link", []) == links_before
+
+
+def test_legacy_run_header_only(odoo):
+    source_id = legacy_source(
+        odoo, "csv", b"email;nombre\n", {"email": "partner_email"}
+    )
+
+    run_id = odoo.execute("crm.legacy.source", "action_run", [source_id])
+
+    [run] = odoo.execute(
+        "crm.legacy.run", "read", [run_id], ["state", "message", "rows_read"]
+    )
+    assert run["state"] == "done"
+    assert run["rows_read"] == 0
+    assert run["message"] == "The source has no data rows, so nothing was imported."
+
+
+def source_values(**overrides):
+    return {
+        "name": f"Origen roto {uuid.uuid4().hex[:8]}",
+        "kind": "csv",
+        "mapping_ids": [(0, 0, {"column": "email", "target": "partner_email"})],
+        **overrides,
+    }
+
+
+# (values of crm.legacy.source, fault code, fragments expected in the error)
+SOURCE_CASES = {
+    "file not base64": (
+        {"file": "esto no es base64!"},
+        USER_ERROR,
+        ["is not base64-encoded"],
+    ),
+    "file base64 without padding": (
+        {"file": "YWJj" + "ZA"},
+        USER_ERROR,
+        ["is not base64-encoded"],
+    ),
+    "unknown kind": ({"kind": "pdf"}, None, ["crm.legacy.source.kind", "'pdf'"]),
+    "kind of wrong type": ({"kind": 5}, None, ["crm.legacy.source.kind", "5"]),
+    "unknown encoding": (
+        {"encoding": "ebcdic"},
+        None,
+        ["crm.legacy.source.encoding", "'ebcdic'"],
+    ),
+    "unknown mapping target": (
+        {"mapping_ids": [(0, 0, {"column": "email", "target": "shoe_size"})]},
+        None,
+        ["crm.legacy.mapping.target", "'shoe_size'"],
+    ),
+    "batch size as words": ({"batch_size": "mil"}, None, ["'mil'"]),
+    "batch size negative": (
+        {"batch_size": -1},
+        USER_ERROR,
+        ["The batch size must be positive."],
+    ),
+    "same decimal and thousands separator": (
+        {"decimal_separator": ",", "thousands_separator": ","},
+        USER_ERROR,
+        ["are both ,"],
+    ),
+    "digit as separator": (
+        {"decimal_separator": "0"},
+        USER_ERROR,
+        ["cannot be digits"],
+    ),
+    "date format without directives": (
+        {"date_format": "fecha"},
+        USER_ERROR,
+        ["The date format fecha of source"],
+    ),
+    "date format with unknown directive": (
+        {"date_format": "%Q"},
+        USER_ERROR,
+        ["The date format %Q of source"],
+    ),
+    "huge nested domain": (
+        {"kind": "odoo", "domain": "[" * 100_000},
+        USER_ERROR,
+        ["Invalid domain [[[", "…"],
+    ),
+    "huge flat domain": (
+        {"kind": "odoo", "domain": repr([("id", "=", n) for n in range(50_000)]) + "x"},
+        USER_ERROR,
+        ["Invalid domain [('id', '=', 0)", "…"],
+    ),
+    "domain that is no list": (
+        {"kind": "odoo", "domain": "{'id': 1}"},
+        USER_ERROR,
+        ["Invalid domain {'id': 1}."],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SOURCE_CASES))
+def test_legacy_source_bad_value(odoo, case):
+    """A wrong value for a Selection or Integer field fails in Odoo's own
+    conversion, with fault code 1 naming the field and the value. The
+    product's checks raise a UserError. Either way no source is created."""
+    overrides, fault_code, fragments = SOURCE_CASES[case]
+    values = source_values(**overrides)
+
+    with pytest.raises(xmlrpc.client.Fault) as caught:
+        odoo.execute("crm.legacy.source", "create", values)
+
+    fault = caught.value
+    if fault_code is not None:
+        assert fault.faultCode == fault_code, fault.faultString
+    for fragment in fragments:
+        assert fragment in fault.faultString
+    # A huge value is shortened, not echoed whole.
+    assert len(fault.faultString) < 20_000
+    assert count(odoo, "crm.legacy.source", [("name", "=", values["name"])]) == 0
+
+
+def test_legacy_source_file_with_line_breaks(odoo):
+    """base64.encodebytes() breaks lines every 76 characters."""
+    content = "email\n" + "".join(f"cliente{n}@ejemplo.es\n" for n in range(10))
+    source_id = odoo.execute(
+        "crm.legacy.source",
+        "create",
+        source_values(file=base64.encodebytes(content.encode()).decode()),
+    )
+
+    [source] = odoo.execute("crm.legacy.source", "read", [source_id], ["file"])
+    assert base64.b64decode(source["file"]).decode() == content
+
+
+def test_legacy_source_write_bad_file_keeps_old_file(odoo):
+    source_id = legacy_source(
+        odoo, "csv", b"email\nana@ejemplo.es\n", {"email": "partner_email"}
+    )
+    [before] = odoo.execute("crm.legacy.source", "read", [source_id], ["file"])
+
+    assert_user_error(
+        lambda: odoo.execute(
+            "crm.legacy.source", "write", [source_id], {"file": "%%%"}
+        ),
+        "is not base64-encoded",
+    )
+
+    [after] = odoo.execute("crm.legacy.source", "read", [source_id], ["file"])
+    assert after["file"] == before["file"]
+
+
+# (arguments of consent_get, fragments expected in the error)
+CONSENT_GET_CASES = {
+    "unknown channel": (["telex"], ["'telex'", "email"]),
+    "channel of wrong type": ([42], ["42"]),
+    "unknown purpose": (["email", "lottery"], ["'lottery'", "marketing"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONSENT_GET_CASES))
+def test_consent_get_bad_argument(odoo, partner, case):
+    arguments, fragments = CONSENT_GET_CASES[case]
+    assert_user_error(
+        lambda: odoo.execute("res.partner", "consent_get", [partner], *arguments),
+        *fragments,
+    )
+
+
+# (domain of crm.segment, fragments expected in the error)
+SEGMENT_CASES = {
+    "not python": ("garbage", ["garbage"]),
+    "unknown field": ("[('shoe_size', '=', 42)]", ["shoe_size"]),
+    "huge nested domain": ("[" * 100_000, ["not a valid domain"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SEGMENT_CASES))
+def test_segment_bad_domain(odoo, case):
+    domain, fragments = SEGMENT_CASES[case]
+    name = f"Segmento roto {uuid.uuid4().hex[:8]}"
+
+    assert_user_error(
+        lambda: odoo.execute("crm.segment", "create", {"name": name, "domain": domain}),
+        *fragments,
+    )
+
+    assert count(odoo, "crm.segment", [("name", "=", name)]) == 0
 
 
 def test_campaign_launch_without_steps(odoo, partner):

@@ -15,6 +15,7 @@ from odoo.tools import SQL, email_normalize, email_split, float_compare
 from odoo.addons.crm_consent.tools import normalize_phone
 
 from ..tools import (
+    LegacyRow,
     SourceError,
     TaxIdError,
     format_tax_id,
@@ -82,6 +83,16 @@ UPDATED_PARTNER_FIELDS = (
     "country_id",
     "vat",
 )
+# Names shown to users for the encodings the readers use.
+ENCODING_LABELS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8",
+    "utf-16": "UTF-16",
+    "cp1252": "Windows-1252",
+    "latin-1": "Latin-1",
+}
+# Source columns listed at most in the message of a missing mapped column.
+MAX_LISTED_COLUMNS = 30
 # Identity rules in the order they are tried.
 IDENTITY_LEVELS = ("ref", "vat", "email", "phone")
 
@@ -162,9 +173,18 @@ class CrmLegacyImporter(models.AbstractModel):
         auto_commit = self.env.context.get("crm_legacy_commit") and not getattr(
             threading.current_thread(), "testing", False
         )
+        # Without a commit per batch the run is one savepoint, so a source
+        # that fails midway leaves only the failed run and its message. Files
+        # are checked whole before their first row, so with commits too a
+        # broken file writes nothing.
+        savepoint = None if auto_commit else self.env.cr.savepoint()
+        rows_seen = 0
         try:
             batch = []
-            for row in source._iter_rows():
+            for row in source._iter_rows(
+                on_header=lambda columns: self._check_columns(context, columns)
+            ):
+                rows_seen += 1
                 if context["watermark_column"] and self._below_watermark(context, row):
                     run.rows_skipped += 1
                     continue
@@ -177,9 +197,11 @@ class CrmLegacyImporter(models.AbstractModel):
             if batch:
                 self._process_batch(context, batch)
         except (SourceError, UserError, UnicodeDecodeError, csv.Error) as error:
+            if savepoint:
+                savepoint.close(rollback=True)
             # Drivers may echo the connection string, and run messages are
             # readable by users who may not read the source's secrets.
-            reason = source._redact_secrets(error)
+            reason = source._redact_secrets(self._source_error_text(error))
             run.write(
                 {
                     "state": "failed",
@@ -192,11 +214,17 @@ class CrmLegacyImporter(models.AbstractModel):
                 "Legacy source %s (id %s) failed after %s rows: %s",
                 source.name,
                 source.id,
-                run.rows_read,
+                rows_seen,
                 reason,
             )
         else:
+            if savepoint:
+                savepoint.close(rollback=False)
             run.state = "done"
+            if not rows_seen:
+                run.message = self.env._(
+                    "The source has no data rows, so nothing was imported."
+                )
             if context["watermark_max"] is not None:
                 source.sudo().watermark_value = self._format_watermark(
                     context["watermark_max"]
@@ -224,6 +252,68 @@ class CrmLegacyImporter(models.AbstractModel):
             time.monotonic() - started,
         )
         return run
+
+    @api.model
+    def _source_error_text(self, error):
+        """Return the translated text of an error that stops a whole source.
+
+        Readers raise ``SourceError`` with a ``code`` and its ``params`` for
+        the faults of a file they know; other errors keep their own text.
+        """
+        if isinstance(error, UnicodeDecodeError):
+            # Babel cannot read an f-string among the arguments of env._().
+            byte = f"0x{error.object[error.start]:02X}"
+            return self.env._(
+                "the file is not %(encoding)s text (byte %(byte)s).",
+                encoding=ENCODING_LABELS.get(error.encoding, error.encoding),
+                byte=byte,
+            )
+        if isinstance(error, UserError):
+            return error.args[0]
+        code = getattr(error, "code", None)
+        templates = {
+            "encoding": self.env._(
+                "line %(line)s is not %(encoding)s text (byte %(byte)s). Choose the "
+                "file's encoding on the source, or leave it empty to detect it."
+            ),
+            "nul": self.env._(
+                "line %(line)s contains a NUL character: the file is not text, or "
+                "it is UTF-16 without a byte order mark."
+            ),
+            "unclosed_quote": self.env._(
+                "the quote opened on line %(line)s is never closed, so the lines "
+                "after it cannot be told apart."
+            ),
+            "field_limit": self.env._(
+                "a field starting on line %(line)s is longer than %(limit)s "
+                "characters; a quote that is not closed may have joined lines."
+            ),
+            "empty": self.env._(
+                "the file is empty: it has no header line and no data rows."
+            ),
+            "xls": self.env._(
+                "the file is an Excel 97-2003 workbook (.xls); save it as .xlsx or CSV."
+            ),
+            "not_zip": self.env._(
+                "the file is not an XLSX workbook: it is not a zip archive. Choose "
+                "the CSV kind for text files."
+            ),
+            "not_xlsx": self.env._(
+                "the file is a zip archive but not an XLSX workbook (%(error)s)."
+            ),
+            "formula": self.env._(
+                "cell %(cell)s holds a formula whose result was never saved. Open "
+                "the workbook in a spreadsheet program and save it again."
+            ),
+        }
+        if code not in templates:
+            return str(error)
+        params = dict(error.params)
+        if "encoding" in params:
+            params["encoding"] = ENCODING_LABELS.get(
+                params["encoding"], params["encoding"]
+            )
+        return templates[code] % params
 
     @api.model
     def _make_context(self, source):
@@ -332,23 +422,57 @@ class CrmLegacyImporter(models.AbstractModel):
     # ------------------------------------------------------------------
 
     @api.model
-    def _check_columns(self, context, row):
-        """Raise when a mapped column is missing from the source's columns."""
-        # TODO: the check needs a data row, so a file with a header line and
-        # no data row ends as a done run with 0 rows whatever its header.
-        missing = [
-            column for column in context["mapping"].values() if column not in row.values
-        ]
+    def _check_columns(self, context, columns):
+        """Raise when a mapped column is missing from the source's columns,
+        or appears in them more than once.
+
+        ``columns`` is the list of the source's column names, as the readers
+        report them before the first row (also for a file with a header and
+        no data row), or a row whose values are keyed by column name.
+        """
+        if isinstance(columns, LegacyRow):
+            columns = list(columns.values)
+        context["checked_columns"] = True
+        mapped = list(dict.fromkeys(context["mapping"].values()))
+        missing = [column for column in mapped if column not in columns]
         if missing:
+            shown = [str(column) for column in columns[:MAX_LISTED_COLUMNS]]
+            if len(columns) > MAX_LISTED_COLUMNS:
+                shown.append("…")
             raise UserError(
                 self.env._(
                     "Columns %(columns)s of the mapping are not in the source, "
                     "which has %(found)s.",
                     columns=", ".join(missing),
-                    found=", ".join(row.values),
+                    found=", ".join(shown),
                 )
             )
-        context["checked_columns"] = True
+        repeated = [column for column in mapped if columns.count(column) > 1]
+        if repeated:
+            raise UserError(
+                self.env._(
+                    "Columns %(columns)s of the mapping appear more than once in "
+                    "the source, so it is unclear which one to read.",
+                    columns=", ".join(repeated),
+                )
+            )
+
+    @api.model
+    def _row_error_reason(self, row):
+        """Return the translated reason of a row the reader could not split."""
+        code, params = row.error
+        if code == "quote":
+            return self.env._(
+                "Row %(row)s (line %(line)s): a closing quote is followed by "
+                "other text than the delimiter.",
+                row=row.number,
+                line=params["line"],
+            )
+        return self.env._(
+            "Row %(row)s has %(found)s columns, the header has %(expected)s.",
+            row=row.number,
+            **params,
+        )
 
     @api.model
     def _parse_row(self, context, row):
@@ -359,17 +483,12 @@ class CrmLegacyImporter(models.AbstractModel):
         transaction, the consent, and ``display`` with the values as read.
         """
         if row.error:
-            _code, params = row.error
             return {
                 "number": row.number,
                 "raw": row.raw,
                 "column": False,
                 "value": False,
-                "reason": self.env._(
-                    "Row %(row)s has %(found)s columns, the header has %(expected)s.",
-                    row=row.number,
-                    **params,
-                ),
+                "reason": self._row_error_reason(row),
             }
         if not context["checked_columns"]:
             self._check_columns(context, row)

@@ -33,7 +33,9 @@ class CrmLegacyRun(models.Model):
     consents_recorded = fields.Integer()
     rows_rejected = fields.Integer()
     rows_to_review = fields.Integer()
-    message = fields.Text(help="Why the run failed, when it did.")
+    message = fields.Text(
+        help="Why the run failed, or why a finished run imported nothing."
+    )
     rejected_row_ids = fields.One2many("crm.legacy.rejected.row", "run_id")
     review_ids = fields.One2many("crm.legacy.review", "run_id")
 

@@ -1,8 +1,10 @@
 import ast
 import base64
+import datetime
 import io
 import logging
 import os
+import re
 from urllib.parse import urlparse
 
 from markupsafe import Markup, escape
@@ -15,6 +17,13 @@ from ..tools import readers, redaction
 _logger = logging.getLogger(__name__)
 
 PREVIEW_ROWS = 10
+# Characters of a rejected value quoted in an error message.
+MAX_QUOTED = 200
+
+
+def _shorten(text):
+    text = str(text or "")
+    return text if len(text) <= MAX_QUOTED else text[:MAX_QUOTED] + "…"
 
 
 class CrmLegacySource(models.Model):
@@ -179,14 +188,98 @@ class CrmLegacySource(models.Model):
         for source in self:
             try:
                 domain = ast.literal_eval(source.domain or "[]")
-            except (ValueError, SyntaxError) as error:
+            except (ValueError, SyntaxError, RecursionError, MemoryError) as error:
                 raise ValidationError(
-                    self.env._("Invalid domain %(domain)s.", domain=source.domain)
+                    self.env._(
+                        "Invalid domain %(domain)s.", domain=_shorten(source.domain)
+                    )
                 ) from error
             if not isinstance(domain, list):
                 raise ValidationError(
-                    self.env._("Invalid domain %(domain)s.", domain=source.domain)
+                    self.env._(
+                        "Invalid domain %(domain)s.", domain=_shorten(source.domain)
+                    )
                 )
+
+    @api.constrains("decimal_separator", "thousands_separator")
+    def _check_separators(self):
+        for source in self:
+            decimal = source.decimal_separator or ""
+            thousands = source.thousands_separator or ""
+            if any(char.isdigit() or char in "+-()" for char in decimal + thousands):
+                raise ValidationError(
+                    self.env._(
+                        "The separators of source %(name)s cannot be digits, signs "
+                        "or parentheses.",
+                        name=source.name,
+                    )
+                )
+            if decimal == thousands:
+                raise ValidationError(
+                    self.env._(
+                        "The decimal and thousands separators of source %(name)s "
+                        "are both %(separator)s; an amount such as 1%(separator)s234 "
+                        "could then be read two ways.",
+                        name=source.name,
+                        separator=decimal,
+                    )
+                )
+
+    @api.constrains("date_format")
+    def _check_date_format(self):
+        sample = datetime.date(2024, 4, 3)
+        for source in self:
+            date_format = source.date_format or "%d/%m/%Y"
+            try:
+                valid = (
+                    datetime.datetime.strptime(
+                        sample.strftime(date_format), date_format
+                    ).date()
+                    == sample
+                )
+            except ValueError:
+                valid = False
+            if not valid:
+                raise ValidationError(
+                    self.env._(
+                        "The date format %(format)s of source %(name)s does not "
+                        "read back the dates it writes; use strftime codes such as "
+                        "%%d/%%m/%%Y or %%Y-%%m-%%d.",
+                        format=date_format,
+                        name=source.name,
+                    )
+                )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._check_file_encoding(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_file_encoding(vals)
+        return super().write(vals)
+
+    @api.model
+    def _check_file_encoding(self, vals):
+        """Raise when the uploaded ``file`` of ``vals`` is not base64 text,
+        as the web client and XML-RPC clients send it."""
+        content = vals.get("file")
+        if not content:
+            return
+        if isinstance(content, str):
+            content = content.encode("ascii", "replace")
+        try:
+            # Line breaks are allowed, as base64.encodebytes() writes them.
+            base64.b64decode(re.sub(rb"\s+", b"", content), validate=True)
+        except (ValueError, TypeError) as error:
+            raise UserError(
+                self.env._(
+                    "The file of source %(name)s is not base64-encoded: %(error)s.",
+                    name=vals.get("name") or ", ".join(self.mapped("name")),
+                    error=str(error),
+                )
+            ) from error
 
     @api.constrains("url")
     def _check_url_credentials(self):
@@ -253,8 +346,12 @@ class CrmLegacySource(models.Model):
         secrets = redaction.secret_values(source.dsn, source.url, source.password)
         return redaction.redact(text, secrets)
 
-    def _iter_rows(self):
-        """Yield the ``LegacyRow`` tuples of this source, in source order."""
+    def _iter_rows(self, on_header=None):
+        """Yield the ``LegacyRow`` tuples of this source, in source order.
+
+        ``on_header`` is called with the source's column names before the
+        first row, also when there is no row (files and SQL sources).
+        """
         self.ensure_one()
         source = self.sudo()
         if source.kind == "csv":
@@ -264,10 +361,11 @@ class CrmLegacySource(models.Model):
                     encoding=source.encoding,
                     delimiter=source.delimiter,
                     has_header=source.has_header,
+                    on_header=on_header,
                 )
         elif source.kind == "xlsx":
             with source._open_file() as stream:
-                yield from readers.read_xlsx(stream)
+                yield from readers.read_xlsx(stream, on_header=on_header)
         elif source.kind == "sql":
             if not source.dsn or not source.query:
                 raise UserError(
@@ -276,7 +374,11 @@ class CrmLegacySource(models.Model):
                     )
                 )
             yield from readers.read_sql(
-                source.dsn, source.query, source.batch_size, source.timeout
+                source.dsn,
+                source.query,
+                source.batch_size,
+                source.timeout,
+                on_header=on_header,
             )
         elif source.kind == "odoo":
             columns = source.mapping_ids.mapped("column")
@@ -303,7 +405,9 @@ class CrmLegacySource(models.Model):
         context = importer._make_context(self)
         result = []
         try:
-            for row in self._iter_rows():
+            for row in self._iter_rows(
+                on_header=lambda columns: importer._check_columns(context, columns)
+            ):
                 if len(result) >= limit:
                     break
                 parsed = importer._parse_row(context, row)
@@ -319,7 +423,7 @@ class CrmLegacySource(models.Model):
                 self.env._(
                     "Source %(name)s cannot be read: %(error)s",
                     name=self.name,
-                    error=self._redact_secrets(error),
+                    error=self._redact_secrets(importer._source_error_text(error)),
                 )
             ) from error
         return result

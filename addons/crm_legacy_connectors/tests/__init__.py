@@ -1,4 +1,5 @@
 from . import (
+    test_bad_input_corpus,
     test_csv_source,
     test_identity,
     test_legacy_injection,

@@ -95,4 +95,4 @@ class TestCsvSource(LegacyCase):
         )
         run = self.run_source(source)
         self.assertEqual(run.state, "failed")
-        self.assertIn("utf-8", run.message)
+        self.assertIn("line 2 is not UTF-8 text (byte 0xF1)", run.message)

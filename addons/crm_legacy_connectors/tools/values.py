@@ -66,13 +66,17 @@ def parse_amount(value, decimal_separator=",", thousands_separator="."):
     """Return the ``Decimal`` written in ``value`` with the given separators.
 
     Thousands separators must group digits by three (``1.234,56``), so with
-    Spanish separators ``11.77`` is rejected instead of read as 1177. A minus
-    sign, before or after the number, and accounting parentheses make the
-    amount negative.
+    Spanish separators ``11.77`` is rejected instead of read as 1177. Spaces
+    of any width (``1 234,56`` with a space, a no-break space or a narrow
+    no-break space) also group by three. A minus sign, before or after the
+    number, and accounting parentheses make the amount negative. NaN,
+    infinities and amounts of ``MAX_AMOUNT`` or more are rejected.
     """
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        return Decimal(str(value))
-    text = str(value or "").strip().replace("\xa0", "").replace(" ", "")
+        return _checked_amount(Decimal(str(value)), value)
+    text = str(value or "").strip()
+    if any(char.isspace() for char in text):
+        text = _group_spaces(text)
     negative = False
     if text.startswith("(") and text.endswith(")"):
         negative, text = True, text[1:-1]
@@ -100,7 +104,30 @@ def parse_amount(value, decimal_separator=",", thousands_separator="."):
         amount = Decimal(digits)
     except InvalidOperation as error:
         raise ValueError(value) from error
-    return -amount if negative else amount
+    return _checked_amount(-amount if negative else amount, value)
+
+
+# Amounts are stored as floats and rounded to the cent, which stays exact up
+# to about 15 significant digits: from 10**12 on, 999999999999.99 could be
+# stored as a round trillion.
+MAX_AMOUNT = Decimal(10) ** 12
+
+
+def _checked_amount(amount, value):
+    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+        raise ValueError(value)
+    return amount
+
+
+def _group_spaces(text):
+    """Return ``text`` without the spaces that group its digits by three.
+
+    Any other space inside the number is kept, so the value is rejected.
+    """
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"(?<=\d) (?=\d{3}(?!\d))", "", text)
+    # Spaces between the number and its sign or parentheses: "- 5", "( 5 )".
+    return re.sub(r"(?<=^[-+(]) | (?=[-)]$)", "", text)
 
 
 def parse_date(value, date_format="%d/%m/%Y"):
@@ -126,7 +153,13 @@ def parse_date(value, date_format="%d/%m/%Y"):
 def _parse_date_text(text, date_format):
     formats = [date_format]
     compact_format = re.sub(r"[^%A-Za-z]", "", date_format)
-    if compact_format != date_format and text.isdigit():
+    # Without separators, only zero-padded values are read: 1042024 could be
+    # 1 April or 10 April.
+    if (
+        compact_format != date_format
+        and text.isdigit()
+        and len(text) == _compact_width(compact_format)
+    ):
         formats.append(compact_format)
     for fmt in formats:
         try:
@@ -139,3 +172,13 @@ def _parse_date_text(text, date_format):
     if tail and re.fullmatch(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?", tail):
         return parse_date(head, date_format)
     raise ValueError(text)
+
+
+def _compact_width(compact_format):
+    """Return the number of digits of a zero-padded date in ``compact_format``
+    (``%d%m%Y``), or 0 when the format has a directive that is not a number."""
+    widths = {"d": 2, "m": 2, "y": 2, "Y": 4, "H": 2, "M": 2, "S": 2, "j": 3}
+    directives = re.findall(r"%(.)", compact_format)
+    if any(directive not in widths for directive in directives):
+        return 0
+    return sum(widths[directive] for directive in directives)
