@@ -33,7 +33,8 @@ def _flip(rng, text, alphabet=HEX):
 
 
 def mutations(rng, token):
-    """Return one bad variant of ``token`` per call of each generator kind."""
+    """Return one bad variant of ``token`` of each kind; a token without
+    dots (a bare signature) gets only the kinds that change its signature."""
     fields = token.split(".")
     numbers, signature = fields[:-1], fields[-1]
     index = rng.randrange(len(numbers)) if numbers else 0
@@ -43,7 +44,21 @@ def mutations(rng, token):
         changed[index] = value
         return ".".join([*changed, signature])
 
-    return [
+    number_variants = []
+    if numbers:
+        number_variants = [
+            # A number written with digits that are not ASCII.
+            with_number(
+                "".join(rng.choice(UNICODE_DIGITS) for _char in numbers[index] or "1")
+            ),
+            # A number past int()'s default limit of 4,300 digits, or just long.
+            with_number("9" * rng.choice([19, 40, 4301, 5000])),
+            # Leading zeros, signs and spaces around a number.
+            with_number(
+                rng.choice(["0", "+", "-", " ", "\t"]) + (numbers[index] or "1")
+            ),
+        ]
+    return number_variants + [
         # One hexadecimal character of the signature changed.
         ".".join([*numbers, _flip(rng, signature)]),
         # Cut anywhere, or extended by one character.
@@ -51,21 +66,13 @@ def mutations(rng, token):
         token + rng.choice(HEX + "."),
         # Upper-case signature: same value, other spelling.
         ".".join([*numbers, signature.upper()]),
-        # A number written with digits that are not ASCII.
-        with_number(
-            "".join(rng.choice(UNICODE_DIGITS) for _char in numbers[index] or "1")
-        ),
-        # A number past int()'s default limit of 4,300 digits, or just long.
-        with_number("9" * rng.choice([19, 40, 4301, 5000])),
         # One character of the signature replaced by text that is not ASCII.
         ".".join([*numbers, _flip(rng, signature, NON_ASCII)]),
-        # Leading zeros, signs and spaces around a number.
-        with_number(rng.choice(["0", "+", "-", " ", "\t"]) + (numbers[index] or "1")),
         # Trailing whitespace or a newline.
         token + rng.choice([" ", "\n", "\r\n", "%0A", "\x00"]),
         # Fields added or dropped.
         ".".join([*numbers, "1", signature]),
-        ".".join(fields[1:]),
+        ".".join(fields[1:]) or signature[1:],
         # Random text.
         "".join(rng.choice(GARBAGE_ALPHABET) for _char in range(rng.randint(1, 80))),
     ]
