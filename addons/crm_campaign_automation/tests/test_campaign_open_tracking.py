@@ -59,7 +59,7 @@ class TestCampaignOpenTracking(CampaignCase, HttpCase):
 
     def test_tracking_image_bad_tokens_indistinguishable(self):
         """A few hundred bad tokens, on this mail and on another partner's:
-        the same 401 answer, whatever the token looks like (cut, changed,
+        the same 401 response, whatever the token looks like (cut, changed,
         not ASCII, huge...), and no open is recorded on any trace."""
         campaign = self.create_campaign([{"kind": "email"}])
         campaign.action_launch()

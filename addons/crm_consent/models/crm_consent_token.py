@@ -9,11 +9,12 @@ from odoo.tools import consteq
 
 SECRET_PARAM = "crm_consent.link_secret"
 SIGNATURE_LENGTH = 40
-# ``<expiry>.<signature>`` in ASCII only, spelled the one way _sign() spells
-# it: str.isdigit() also accepts digits such as "²" that int() refuses,
-# compare_digest() raises on non-ASCII text, int() raises past 4,300 digits,
-# and a leading zero or an upper-case signature would let a second spelling
-# of a link work. Twelve digits of seconds reach the year 33658.
+# ``<expiry>.<signature>``, spelled the one way _sign() spells it. Anything
+# else is rejected before parsing, because str.isdigit() also accepts digits
+# such as "²" that int() rejects, compare_digest() raises on non-ASCII text
+# and int() raises past 4,300 digits. A leading zero or an upper-case
+# signature would let a second spelling of a link work. Twelve digits of
+# seconds reach the year 33658.
 TOKEN_PATTERN = re.compile(r"([1-9][0-9]{0,11})\.([0-9a-f]{40})")
 
 

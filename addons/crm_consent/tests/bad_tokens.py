@@ -4,9 +4,9 @@ public pages of crm_consent and crm_campaign_automation.
 A token is dot-separated decimal fields followed by a hexadecimal
 signature (``<expiry>.<signature>`` or ``<trace id>.<expiry>.<signature>``).
 The variants are what a guessing visitor, a broken mail client or a
-mistyped link produce: one character changed, cut, extended, upper case,
-digits that are not ASCII, numbers past what ``int()`` parses, text that is
-not ASCII, extra or missing fields and random text.
+mistyped link produce. They have one character changed, are cut, extended
+or upper case, or have digits or text that are not ASCII, numbers past what
+``int()`` parses, extra or missing fields, or are random text.
 """
 
 import string

@@ -10,7 +10,7 @@ from ..models import crm_consent_token
 from .bad_tokens import bad_tokens
 
 CSRF_TOKEN = re.compile(r"[0-9a-f]{40}o[0-9]+")
-# Headers that differ between any two answers of the same page.
+# Headers that differ between any two responses of the same page.
 VOLATILE_HEADERS = {"date", "content-length"}
 # A cookie's value and expiry date, which change with every new session
 # and every second.
@@ -240,7 +240,7 @@ class TestPublicPages(HttpCase):
 
 
 def describe(by_answer):
-    """Summarise answers that differ: status, headers, body size, tokens."""
+    """Summarise responses that differ: status, headers, body size, tokens."""
     return "answers differ:\n" + "\n".join(
         f"{status} {dict(headers)} body of {len(body)} characters,"
         f" {len(tokens)} tokens such as {tokens[:3]!r}"
@@ -251,8 +251,8 @@ def describe(by_answer):
 @tagged("post_install", "-at_install")
 class TestPublicPagesBadTokens(HttpCase):
     """Guessed, tampered, replayed, expired and other partners' links on the
-    three consent pages: none opens a page, changes a consent, or gets an
-    answer that differs from another bad link's."""
+    three consent pages: none opens a page, changes a consent, or gets a
+    response that differs from another bad link's."""
 
     @classmethod
     def setUpClass(cls):
@@ -286,7 +286,7 @@ class TestPublicPagesBadTokens(HttpCase):
     def _attacks(self, rng, count):
         """Return ``count`` (scope, parts, token) that must not verify.
 
-        A third are mutations of valid tokens; the rest are valid tokens
+        A third are mutations of valid tokens. The others are valid tokens
         moved to another partner, event, channel, purpose or scope, links
         replayed after their expiry, expiries extended by hand and random
         signatures.
