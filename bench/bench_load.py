@@ -181,11 +181,11 @@ def gevent_pids(server):
 
 
 def check_gevent(server, gevent_port, timeout=60):
-    """Wait until the websocket process answers on its port; return its pid.
+    """Wait until the websocket process responds on its port; return its pid.
 
     In multi-worker mode Odoo starts it as a child process and starts it
     again whenever it exits, so a process that cannot start shows up as a
-    new pid at every look and never answers.
+    new pid at every look and never responds.
     """
     url = f"http://127.0.0.1:{gevent_port}/web/health"
     deadline = time.monotonic() + timeout
@@ -405,7 +405,7 @@ def main():
     print(
         f"Websocket process (--gevent-port={gevent_port}): pid {gevent_pid} when "
         f"the load started, pid {gevent_pid_after} after it (None: not "
-        f"answering); tracebacks in the server log: {tracebacks}"
+        f"responding); tracebacks in the server log: {tracebacks}"
     )
     print()
     print(

@@ -196,7 +196,7 @@ def cron_status(registry, campaign_id, wait_seconds=60):
     """Return the traces of ``campaign_id`` still due and whether the
     executor's cron job is ready to run.
 
-    While PostgreSQL restarts, connections are refused for a moment; this
+    While PostgreSQL restarts, it rejects connections for a moment. This
     check waits for the server, as a cron worker thread waits for its next
     wake-up after a failed run.
     """
