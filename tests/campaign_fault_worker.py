@@ -15,9 +15,11 @@ database, and kills some of them with SIGKILL. Commands:
 - ``cleanup``: stop the campaigns, cancel their e-mails, archive the audience.
 - ``cron``: run Odoo's cron job processing (``ir.cron._process_jobs``, what
   a cron worker thread runs at each wake-up) again and again until no trace
-  of one campaign is due. With ``--pause-after-first`` it prints the outcome
-  of the first run and waits for a line on its standard input before the
-  next ones, so that a test can inspect the database in between.
+  of one campaign is due, or without ``--campaign-id`` until the cron job
+  ``--cron-xmlid`` is no longer ready. With ``--pause-after-first`` it
+  prints the outcome of the first run and waits for a line on its standard
+  input before the next ones, so that a test can inspect the database in
+  between.
 
 ``--db-host`` and ``--db-port`` point the process at another PostgreSQL
 server than the default one, such as a throwaway cluster.
@@ -192,9 +194,9 @@ def execute(registry, campaign_id, batch_size, idle_seconds=0.2):
             time.sleep(idle_seconds)
 
 
-def cron_status(registry, campaign_id, wait_seconds=60):
-    """Return the traces of ``campaign_id`` still due and whether the
-    executor's cron job is ready to run.
+def cron_status(registry, cron_xmlid, campaign_id=None, wait_seconds=60):
+    """Return the traces of ``campaign_id`` still due (None without a
+    campaign) and whether the cron job ``cron_xmlid`` is ready to run.
 
     While PostgreSQL restarts, it rejects connections for a moment. This
     check waits for the server, as a cron worker thread waits for its next
@@ -205,8 +207,10 @@ def cron_status(registry, campaign_id, wait_seconds=60):
         try:
             with registry.cursor() as cr:
                 env = api.Environment(cr, SUPERUSER_ID, {})
-                due = env["crm.campaign.trace"]._count_due([campaign_id])
-                cron = env.ref("crm_campaign_automation.ir_cron_campaign_execute")
+                due = None
+                if campaign_id:
+                    due = env["crm.campaign.trace"]._count_due([campaign_id])
+                cron = env.ref(cron_xmlid)
                 cr.execute(
                     "SELECT %s AND (nextcall <= now() AT TIME ZONE 'UTC'"
                     " OR EXISTS (SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s"
@@ -222,16 +226,19 @@ def cron_status(registry, campaign_id, wait_seconds=60):
             time.sleep(0.5)
 
 
-def run_cron(registry, database, campaign_id, pause_after_first, max_runs=200):
-    """Run the ready cron jobs until no trace of ``campaign_id`` is due.
+def run_cron(
+    registry, database, cron_xmlid, campaign_id, pause_after_first, max_runs=200
+):
+    """Run the ready cron jobs until the work is done.
 
     Each run is what one wake-up of an Odoo cron worker thread does: it
     claims every ready job and runs it, and logs (rather than raises) a
     failure, such as a lost database connection. After each run the process
     prints one JSON line: the run number, the warnings and errors the cron
-    logged, the traces still due and whether the executor's job is ready to
-    run again. It stops when nothing is due, or after ``max_runs`` runs or a
-    run after which work is due but the job is not ready (exit code 3).
+    logged, the traces of ``campaign_id`` still due and whether the job
+    ``cron_xmlid`` is ready to run again. With a campaign it stops when no
+    trace is due, and fails (exit code 3) when traces are due but the job is
+    not ready. Without a campaign it stops when the job is no longer ready.
     """
     cron_class = registry["ir.cron"]
     logger = logging.getLogger("odoo.addons.base.models.ir_cron")
@@ -242,17 +249,19 @@ def run_cron(registry, database, campaign_id, pause_after_first, max_runs=200):
             cron_class._process_jobs(database)
         finally:
             logger.removeHandler(handler)
-        due, ready = cron_status(registry, campaign_id)
+        due, ready = cron_status(registry, cron_xmlid, campaign_id)
         print(
             json.dumps(
                 {"run": run, "cron_errors": handler.count, "due": due, "ready": ready}
             ),
             flush=True,
         )
-        if not due:
+        if campaign_id and not due:
             return 0
         if not ready:
-            _logger.error("Traces are due but the executor's cron job is not ready")
+            if not campaign_id:
+                return 0
+            _logger.error("Traces are due but the cron job %s is not ready", cron_xmlid)
             return 3
         if run == 1 and pause_after_first:
             sys.stdin.readline()
@@ -286,6 +295,9 @@ def main():
     parser.add_argument("--db-host")
     parser.add_argument("--db-port", type=int)
     parser.add_argument("--pause-after-first", action="store_true")
+    parser.add_argument(
+        "--cron-xmlid", default="crm_campaign_automation.ir_cron_campaign_execute"
+    )
     parser.add_argument("--label", default="default")
     parser.add_argument("--partners", type=int, default=5000)
     parser.add_argument("--company-id", type=int)
@@ -299,8 +311,14 @@ def main():
         args.database, args.addons_path, args.db_host, args.db_port
     )
     if args.command == "cron":
-        [campaign_id] = args.campaign_id
-        return run_cron(registry, args.database, campaign_id, args.pause_after_first)
+        campaign_id = args.campaign_id[0] if args.campaign_id else None
+        return run_cron(
+            registry,
+            args.database,
+            args.cron_xmlid,
+            campaign_id,
+            args.pause_after_first,
+        )
     if args.command == "execute":
         [campaign_id] = args.campaign_id
         executed = execute(registry, campaign_id, args.batch_size)

@@ -20,6 +20,10 @@ its trace), and that the job is still due. The same worker then runs the
 cron again until nothing is due, and the test asserts that every trace ran
 exactly once, that none was lost and that no refused partner got an e-mail.
 
+With ``CRM_SOAK=1`` a second test restarts the cluster in the same way
+while the scheduled action of crm_legacy_connectors imports a CSV source,
+and compares the result of the next run with an uninterrupted import.
+
 When run as root, the PostgreSQL programs run as the ``postgres`` system
 user through ``runuser``, because PostgreSQL refuses to run as root. The
 cluster is stopped and its folder removed at the end, even on failure.
@@ -40,6 +44,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+import test_legacy_faults as legacy_faults
 from test_campaign_faults import (
     assert_executed_exactly_once,
     fault_env,  # noqa: F401 (fixture)
@@ -53,6 +58,9 @@ AUDIENCE_SIZE = int(os.environ.get("CRM_RESTART_PARTNERS", "5000"))
 # the socket file in the cluster's own folder, so it cannot clash.
 CLUSTER_PORT = 5499
 STEP_TIMEOUT = 300  # seconds for one cron phase of the worker
+SOAK = os.environ.get("CRM_SOAK") == "1"
+EXECUTOR_CRON = "crm_campaign_automation.ir_cron_campaign_execute"
+LEGACY_CRON = "crm_legacy_connectors.ir_cron_run_legacy_sources"
 
 
 def pg_bindir():
@@ -204,12 +212,12 @@ def connect(cluster, database):
     return connection
 
 
-def only_executor_cron(connection):
-    """Keep the executor's cron job alone active on the copy, due now."""
+def only_cron(connection, xmlid):
+    """Keep the cron job ``xmlid`` alone active on the copy, due now."""
     [(cron_id,)] = query(
         connection,
         "SELECT res_id FROM ir_model_data WHERE module = %s AND name = %s",
-        ["crm_campaign_automation", "ir_cron_campaign_execute"],
+        xmlid.split("."),
     )
     query(
         connection,
@@ -305,7 +313,7 @@ def test_postgresql_restart_during_cron_batch(copy_env, cluster, tmp_path):
     )["campaign_id"]
     connection = connect(cluster, database)
     try:
-        only_executor_cron(connection)
+        only_cron(connection, EXECUTOR_CRON)
         assert campaign_counts(connection, campaign_id)["scheduled"] == AUDIENCE_SIZE
 
         log_path = tmp_path / "cron-worker.log"
@@ -371,3 +379,110 @@ def test_postgresql_restart_during_cron_batch(copy_env, cluster, tmp_path):
         assert_executed_exactly_once(connection, campaign_id, audience)
     finally:
         connection.close()
+
+
+def restart_during_legacy_import_cron(copy_env, cluster, tmp_path, monkeypatch):
+    """Restart PostgreSQL while the scheduled action imports a legacy source.
+
+    The source is the CSV file of ``tests/test_legacy_faults.py`` (2,000
+    rows, batches of 100), set to run on schedule. After the restart, the
+    failed cron run must have kept only whole batches, and the next run must
+    leave the same partners, links, transactions, consent events and rejected
+    rows as an uninterrupted import of the same file.
+
+    NOTE: a source queued with *Run in background* (``is_run_requested``)
+    instead of on schedule is not finished by the next run: the cron clears
+    the flag in the transaction of the first batch, so after the restart no
+    run picks the source up again and its run stays ``running``.
+    """
+    rng = random.Random()
+    database = copy_env["database"]
+    # The legacy workers take the copy's address from libpq's variables.
+    monkeypatch.setenv("PGHOST", cluster.host)
+    monkeypatch.setenv("PGPORT", str(cluster.port))
+    legacy_env = {"database": database, "addons_path": copy_env["addons_path"]}
+    connection = connect(cluster, database)
+    try:
+        reference_prefix = f"a{uuid.uuid4().hex[:8]}"
+        reference_id = legacy_faults.create_source(
+            legacy_env, tmp_path, reference_prefix
+        )
+        legacy_faults.run_worker(legacy_env, "run", f"--source-id={reference_id}")
+        expected = legacy_faults.snapshot(connection, reference_id, reference_prefix)
+
+        prefix = f"b{uuid.uuid4().hex[:8]}"
+        source_id = legacy_faults.create_source(legacy_env, tmp_path, prefix)
+        query(
+            connection,
+            "UPDATE crm_legacy_source SET is_scheduled = (id = %s),"
+            " is_run_requested = false RETURNING id",
+            [source_id],
+        )
+        only_cron(connection, LEGACY_CRON)
+
+        log_path = tmp_path / "cron-worker.log"
+        with open(log_path, "w", encoding="utf-8") as log:
+            worker = subprocess.Popen(
+                [
+                    *worker_command(copy_env, "cron", f"--cron-xmlid={LEGACY_CRON}"),
+                    f"--db-host={cluster.host}",
+                    f"--db-port={cluster.port}",
+                    "--pause-after-first",
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+        reader = LineReader(worker, log_path)
+        try:
+            legacy_faults.wait_for_committed_rows(
+                connection,
+                source_id,
+                worker,
+                rng.randrange(1, legacy_faults.ROWS - legacy_faults.BATCH_SIZE),
+            )
+            time.sleep(rng.uniform(0.0, 0.5))
+            postmaster_before = cluster.pid()
+            cluster.pg_ctl("restart", "--mode=fast")
+            assert cluster.pid() != postmaster_before, "PostgreSQL did not restart"
+            connection.close()
+            connection = connect(cluster, database)
+
+            first = reader.next_json(STEP_TIMEOUT)
+            interrupted = legacy_faults.snapshot(connection, source_id, prefix)
+            [(rows_read,)] = query(
+                connection,
+                "SELECT rows_read FROM crm_legacy_run WHERE source_id = %s",
+                [source_id],
+            )
+            print(f"Restart during the import: {first}, {rows_read} rows kept")
+            assert first["cron_errors"] >= 1, "the cron run did not fail"
+            assert first["ready"], "the failed job is not due again"
+            assert len(interrupted["transactions"]) < len(expected["transactions"]), (
+                "the restart came after the last batch"
+            )
+            assert rows_read % legacy_faults.BATCH_SIZE == 0, (
+                "a batch was half kept after the restart"
+            )
+
+            worker.stdin.write("\n")
+            worker.stdin.flush()
+            assert worker.wait(timeout=STEP_TIMEOUT) == 0, log_path.read_text()[-3000:]
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait()
+
+        resumed = legacy_faults.snapshot(connection, source_id, prefix)
+        for key, value in expected.items():
+            assert resumed[key] == value, key
+    finally:
+        connection.close()
+
+
+# About two minutes on a shared 2-core machine, so only in the long run.
+if SOAK:
+    test_postgresql_restart_during_legacy_import_cron = (
+        restart_during_legacy_import_cron
+    )
