@@ -20,9 +20,9 @@ its trace), and that the job is still due. The same worker then runs the
 cron again until nothing is due, and the test asserts that every trace ran
 exactly once, that none was lost and that no refused partner got an e-mail.
 
-With ``CRM_SOAK=1`` a second test restarts the cluster in the same way
-while the scheduled action of crm_legacy_connectors imports a CSV source,
-and compares the result of the next run with an uninterrupted import.
+A second test restarts the cluster in the same way while the scheduled
+action of crm_legacy_connectors imports a CSV source, and compares the
+result of the next run with an uninterrupted import.
 
 When run as root, the PostgreSQL programs run as the ``postgres`` system
 user through ``runuser``, because PostgreSQL refuses to run as root. The
@@ -58,7 +58,6 @@ AUDIENCE_SIZE = int(os.environ.get("CRM_RESTART_PARTNERS", "5000"))
 # the socket file in the cluster's own folder, so it cannot clash.
 CLUSTER_PORT = 5499
 STEP_TIMEOUT = 300  # seconds for one cron phase of the worker
-SOAK = os.environ.get("CRM_SOAK") == "1"
 EXECUTOR_CRON = "crm_campaign_automation.ir_cron_campaign_execute"
 LEGACY_CRON = "crm_legacy_connectors.ir_cron_run_legacy_sources"
 
@@ -381,7 +380,9 @@ def test_postgresql_restart_during_cron_batch(copy_env, cluster, tmp_path):
         connection.close()
 
 
-def restart_during_legacy_import_cron(copy_env, cluster, tmp_path, monkeypatch):
+def test_postgresql_restart_during_legacy_import_cron(
+    copy_env, cluster, tmp_path, monkeypatch
+):
     """Restart PostgreSQL while the scheduled action imports a legacy source.
 
     The source is the CSV file of ``tests/test_legacy_faults.py`` (2,000
@@ -479,10 +480,3 @@ def restart_during_legacy_import_cron(copy_env, cluster, tmp_path, monkeypatch):
             assert resumed[key] == value, key
     finally:
         connection.close()
-
-
-# About two minutes on a shared 2-core machine, so only in the long run.
-if SOAK:
-    test_postgresql_restart_during_legacy_import_cron = (
-        restart_during_legacy_import_cron
-    )
