@@ -1,20 +1,20 @@
-"""A real PostgreSQL restart while the campaign executor's cron runs a batch.
+"""A real PostgreSQL restart while a cron job runs a batch.
 
 The shared PostgreSQL server of the test command serves other clients, so
-the test never restarts it. It creates a throwaway PostgreSQL cluster of its
-own with the server binaries found by ``pg_config --bindir`` (or
-``CRM_PG_BINDIR``): data directory and unix socket in a temporary folder,
-no TCP listener, trust authentication on that socket only. It copies the
-test database into it (``pg_dump | psql``) under the same name, so Odoo
-finds the same filestore, and keeps only the campaign executor's cron job
-active there.
+the tests never restart it. They create a throwaway PostgreSQL cluster with
+the server programs of ``CRM_PG_BINDIR``, of ``pg_config --bindir`` or of
+the newest ``/usr/lib/postgresql/<version>/bin``. Its data directory and
+unix socket are in a temporary folder, it has no TCP listener, and it
+trusts connections on that socket only. The test database is copied into
+it (``pg_dump | psql``) under the same name, so Odoo finds the same
+filestore, and each test keeps only the cron job under test active there.
 
 A worker process (``tests/campaign_fault_worker.py cron``) then runs Odoo's
 cron job processing on the copy, as a cron worker thread does, over a
 campaign with one e-mail step to 5,000 partners (``CRM_RESTART_PARTNERS``),
-a tenth of whom refused e-mail marketing. Once the first batch is committed,
-the test restarts the cluster with ``pg_ctl restart -m fast`` at a random
-moment. It checks that the cron run failed, that the batch it was running
+600 of whom refused e-mail marketing or were never asked. Once the first
+batch is committed, the test restarts the cluster with ``pg_ctl restart -m
+fast`` at a random moment. It checks that the cron run failed, that the batch it was running
 left nothing behind (every done trace has its e-mail and no e-mail lacks
 its trace), and that the job is still due. The same worker then runs the
 cron again until nothing is due, and the test asserts that every trace ran
@@ -68,6 +68,13 @@ def pg_bindir():
         bindir = subprocess.run(
             ["pg_config", "--bindir"], capture_output=True, text=True, check=True
         ).stdout.strip()
+    if not bindir or not (Path(bindir) / "pg_ctl").exists():
+        # Debian keeps the server programs of each major version apart.
+        installed = sorted(
+            Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+            key=lambda path: int(path.parent.parent.name),
+        )
+        bindir = str(installed[-1].parent) if installed else bindir
     if not bindir or not (Path(bindir) / "pg_ctl").exists():
         pytest.fail(
             "PostgreSQL server programs (initdb, pg_ctl) not found: set "
