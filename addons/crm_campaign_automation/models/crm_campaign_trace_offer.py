@@ -198,7 +198,7 @@ class CrmCampaignTrace(models.Model):
         empty = self.browse()
         trace_text, _sep, signed = (token or "").partition(".")
         # ASCII digits without a leading zero, as the link was signed:
-        # str.isdigit() also accepts "²", which int() refuses.
+        # str.isdigit() also accepts "²", which int() rejects.
         if not TRACE_ID_PATTERN.fullmatch(trace_text):
             return empty
         trace_id = int(trace_text)

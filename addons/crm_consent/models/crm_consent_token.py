@@ -15,7 +15,7 @@ SIGNATURE_LENGTH = 40
 # and int() raises past 4,300 digits. A leading zero or an upper-case
 # signature would let a second spelling of a link work. Twelve digits of
 # seconds reach the year 33658.
-TOKEN_PATTERN = re.compile(r"([1-9][0-9]{0,11})\.([0-9a-f]{40})")
+TOKEN_PATTERN = re.compile(rf"([1-9][0-9]{{0,11}})\.([0-9a-f]{{{SIGNATURE_LENGTH}}})")
 
 
 class CrmConsentToken(models.AbstractModel):
