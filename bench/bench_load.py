@@ -22,6 +22,9 @@ Steps:
 4. Run wrk on each endpoint, then print requests per second, the 99th
    percentile latency, the responses that were not 2xx or 3xx, socket errors,
    the ratio to the health check and the load average.
+   Before and after the load, check that Odoo's websocket process (the
+   ``gevent`` child that multi-worker mode starts) answers on its port and
+   kept the same pid, that is, was not started again.
 5. Stop the server. The database is dropped only if the script created it
    and ``--keep`` is not given.
 
@@ -158,6 +161,45 @@ def stop_server(server):
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
+
+
+def gevent_pids(server):
+    """Return the pids of the websocket (``gevent``) children of the server."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == server.pid and b"gevent" in arguments:
+            pids.append(int(entry.name))
+    return sorted(pids)
+
+
+def check_gevent(server, gevent_port, timeout=60):
+    """Wait until the websocket process responds on its port; return its pid.
+
+    In multi-worker mode Odoo starts it as a child process and starts it
+    again whenever it exits, so a process that cannot start shows up as a
+    new pid at every look and never responds.
+    """
+    url = f"http://127.0.0.1:{gevent_port}/web/health"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    pids = gevent_pids(server)
+                    if len(pids) == 1:
+                        return pids[0]
+        except OSError:
+            pass
+        time.sleep(1)
+    return None
 
 
 def create_targets(url, database, login, password):
@@ -327,6 +369,7 @@ def main():
     log_path = Path(tempfile.mkdtemp(prefix="bench_load_")) / "odoo.log"
     server, url = start_server(args.database, port, gevent_port, args.workers, log_path)
     try:
+        gevent_pid = check_gevent(server, gevent_port)
         paths = create_targets(url, args.database, args.login, args.password)
         # One request each before the clock starts, to check the links and
         # to warm up the workers' caches.
@@ -339,6 +382,7 @@ def main():
             print(f"Loading {name} for {args.duration} s...", flush=True)
             results[name] = run_wrk(url + path, args)
             results[name]["load"] = os.getloadavg()[0]
+        gevent_pid_after = check_gevent(server, gevent_port, timeout=10)
     finally:
         stop_server(server)
         if args.create and not args.keep:
@@ -356,6 +400,12 @@ def main():
     print(
         "Load average before the server started (1, 5, 15 min): "
         + ", ".join(f"{value:.2f}" for value in load_before)
+    )
+    tracebacks = log_path.read_text(encoding="utf-8").count("Traceback")
+    print(
+        f"Websocket process (--gevent-port={gevent_port}): pid {gevent_pid} when "
+        f"the load started, pid {gevent_pid_after} after it (None: not "
+        f"responding); tracebacks in the server log: {tracebacks}"
     )
     print()
     print(

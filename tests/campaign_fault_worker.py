@@ -13,6 +13,16 @@ database, and kills some of them with SIGKILL. Commands:
 - ``execute``: run ``crm.campaign.trace._execute_due`` on one campaign until
   no trace of it is due, committing per batch as the cron does.
 - ``cleanup``: stop the campaigns, cancel their e-mails, archive the audience.
+- ``cron``: run Odoo's cron job processing (``ir.cron._process_jobs``, what
+  a cron worker thread runs at each wake-up) again and again until no trace
+  of one campaign is due, or without ``--campaign-id`` until the cron job
+  ``--cron-xmlid`` is no longer ready. With ``--pause-after-first`` it
+  prints the outcome of the first run and waits for a line on its standard
+  input before the next ones, so that a test can inspect the database in
+  between.
+
+``--db-host`` and ``--db-port`` point the process at another PostgreSQL
+server than the default one, such as a throwaway cluster.
 
 The script prints ``backend <pid>`` before each executor transaction so that
 a test can terminate the PostgreSQL backend it uses.
@@ -48,16 +58,30 @@ RETRYABLE_ERRORS = (
 )
 
 
-def open_registry(database, addons_path):
-    odoo.tools.config.parse_config(
-        [
-            f"--database={database}",
-            f"--addons-path={addons_path}",
-            "--log-level=warn",
-            "--max-cron-threads=0",
-        ]
-    )
+def open_registry(database, addons_path, db_host=None, db_port=None):
+    options = [
+        f"--database={database}",
+        f"--addons-path={addons_path}",
+        "--log-level=warn",
+        "--max-cron-threads=0",
+    ]
+    if db_host:
+        options.append(f"--db_host={db_host}")
+    if db_port:
+        options.append(f"--db_port={db_port}")
+    odoo.tools.config.parse_config(options)
     return Registry(database)
+
+
+class CountingHandler(logging.Handler):
+    """Count the warnings and errors logged while it is attached."""
+
+    def __init__(self):
+        super().__init__(level=logging.WARNING)
+        self.count = 0
+
+    def emit(self, record):
+        self.count += 1
 
 
 def audience_kind(position):
@@ -170,6 +194,82 @@ def execute(registry, campaign_id, batch_size, idle_seconds=0.2):
             time.sleep(idle_seconds)
 
 
+def cron_status(registry, cron_xmlid, campaign_id=None, wait_seconds=60):
+    """Return the traces of ``campaign_id`` still due (None without a
+    campaign) and whether the cron job ``cron_xmlid`` is ready to run.
+
+    While PostgreSQL restarts, it rejects connections for a moment. This
+    check waits for the server, as a cron worker thread waits for its next
+    wake-up after a failed run.
+    """
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            with registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                due = None
+                if campaign_id:
+                    due = env["crm.campaign.trace"]._count_due([campaign_id])
+                cron = env.ref(cron_xmlid)
+                cr.execute(
+                    "SELECT %s AND (nextcall <= now() AT TIME ZONE 'UTC'"
+                    " OR EXISTS (SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s"
+                    " AND call_at <= now() AT TIME ZONE 'UTC'))"
+                    " FROM ir_cron WHERE id = %s",
+                    [cron.active, cron.id, cron.id],
+                )
+                [(ready,)] = cr.fetchall()
+                return due, ready
+        except psycopg2.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def run_cron(
+    registry, database, cron_xmlid, campaign_id, pause_after_first, max_runs=200
+):
+    """Run the ready cron jobs until the work is done.
+
+    Each run is what one wake-up of an Odoo cron worker thread does: it
+    claims every ready job and runs it, and logs (rather than raises) a
+    failure, such as a lost database connection. After each run the process
+    prints one JSON line: the run number, the warnings and errors the cron
+    logged, the traces of ``campaign_id`` still due and whether the job
+    ``cron_xmlid`` is ready to run again. With a campaign it stops when no
+    trace is due, and fails (exit code 3) when traces are due but the job is
+    not ready. Without a campaign it stops when the job is no longer ready.
+    """
+    cron_class = registry["ir.cron"]
+    logger = logging.getLogger("odoo.addons.base.models.ir_cron")
+    for run in range(1, max_runs + 1):
+        handler = CountingHandler()
+        logger.addHandler(handler)
+        try:
+            cron_class._process_jobs(database)
+        finally:
+            logger.removeHandler(handler)
+        due, ready = cron_status(registry, cron_xmlid, campaign_id)
+        print(
+            json.dumps(
+                {"run": run, "cron_errors": handler.count, "due": due, "ready": ready}
+            ),
+            flush=True,
+        )
+        if campaign_id and not due:
+            return 0
+        if not ready:
+            if not campaign_id:
+                return 0
+            _logger.error("Traces are due but the cron job %s is not ready", cron_xmlid)
+            return 3
+        if run == 1 and pause_after_first:
+            sys.stdin.readline()
+        else:
+            time.sleep(0.2)
+    return 3
+
+
 def cleanup(env, company_id, tag_id, campaign_ids):
     """Stop the campaigns, cancel their queued e-mails and archive the rest.
 
@@ -187,9 +287,17 @@ def cleanup(env, company_id, tag_id, campaign_ids):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["prepare", "launch", "execute", "cleanup"])
+    parser.add_argument(
+        "command", choices=["prepare", "launch", "execute", "cleanup", "cron"]
+    )
     parser.add_argument("--database", required=True)
     parser.add_argument("--addons-path", required=True)
+    parser.add_argument("--db-host")
+    parser.add_argument("--db-port", type=int)
+    parser.add_argument("--pause-after-first", action="store_true")
+    parser.add_argument(
+        "--cron-xmlid", default="crm_campaign_automation.ir_cron_campaign_execute"
+    )
     parser.add_argument("--label", default="default")
     parser.add_argument("--partners", type=int, default=5000)
     parser.add_argument("--company-id", type=int)
@@ -199,7 +307,18 @@ def main():
     parser.add_argument("--batch-size", type=int, default=100)
     args = parser.parse_args()
 
-    registry = open_registry(args.database, args.addons_path)
+    registry = open_registry(
+        args.database, args.addons_path, args.db_host, args.db_port
+    )
+    if args.command == "cron":
+        campaign_id = args.campaign_id[0] if args.campaign_id else None
+        return run_cron(
+            registry,
+            args.database,
+            args.cron_xmlid,
+            campaign_id,
+            args.pause_after_first,
+        )
     if args.command == "execute":
         [campaign_id] = args.campaign_id
         executed = execute(registry, campaign_id, args.batch_size)

@@ -1,5 +1,7 @@
 import logging
 
+from werkzeug.exceptions import Unauthorized
+
 from odoo import http
 from odoo.http import request
 
@@ -14,8 +16,12 @@ class CampaignMassMailController(MassMailController):
         """Record whether a campaign e-mail was opened by an image proxy.
 
         The parent checks the token and raises before anything is recorded
-        when it is wrong.
+        when it is wrong. A token that is not ASCII gets the same refusal
+        here, because the parent's constant-time comparison raises a
+        TypeError (a server error) on such text.
         """
+        if not token.isascii():
+            raise Unauthorized()
         response = super().track_mail_open(mail_id, token, **post)
         traces = (
             request.env["mailing.trace"]

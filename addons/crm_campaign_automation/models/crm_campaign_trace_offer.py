@@ -1,4 +1,5 @@
 import logging
+import re
 from datetime import date
 from urllib.parse import quote as url_quote
 
@@ -18,6 +19,7 @@ OFFER_ACCEPTED_VIA = [
 # Scope signed into the offer page tokens, so that a consent link token can
 # never open an offer page, nor the reverse.
 TOKEN_SCOPE = "campaign_offer"
+TRACE_ID_PATTERN = re.compile(r"[1-9][0-9]{0,17}")
 
 # Validity of an offer page link whose offer has no end date, or of a web step
 # without an offer, in days from the execution of the step.
@@ -195,7 +197,9 @@ class CrmCampaignTrace(models.Model):
         """
         empty = self.browse()
         trace_text, _sep, signed = (token or "").partition(".")
-        if not trace_text.isdigit() or len(trace_text) > 18:
+        # ASCII digits without a leading zero, as the link was signed:
+        # str.isdigit() also accepts "²", which int() rejects.
+        if not TRACE_ID_PATTERN.fullmatch(trace_text):
             return empty
         trace_id = int(trace_text)
         token_model = self.env["crm.consent.token"].sudo()

@@ -1,7 +1,13 @@
+import random
 import re
+import time
 from datetime import date, timedelta
+from urllib.parse import quote
 
 from odoo.tests import HttpCase, tagged
+
+from odoo.addons.crm_consent.tests.bad_tokens import bad_tokens
+from odoo.addons.crm_consent.tests.test_public_pages import describe
 
 from .common import CampaignCase
 
@@ -9,6 +15,11 @@ CSRF_PATTERN = re.compile(r'name="csrf_token" value="([^"]+)"')
 # The session's CSRF token in the page layout carries a timestamp, so two
 # pages served in different seconds differ there and nowhere else.
 LAYOUT_CSRF_PATTERN = re.compile(r'csrf_token: "[^"]*"')
+# Headers that differ between any two responses of the same page.
+VOLATILE_HEADERS = {"date", "content-length"}
+# A cookie's value and expiry date, which change with every new session
+# and every second.
+SESSION_COOKIE_PATTERN = re.compile(r"(session_id|Expires)=[^;]*")
 
 
 @tagged("post_install", "-at_install", "crm_campaign_automation")
@@ -140,3 +151,138 @@ class TestCampaignOfferPage(CampaignCase, HttpCase):
         Trace = self.env["crm.campaign.trace"].with_user(public)
         self.assertFalse(Offer.has_access("read"))
         self.assertFalse(Trace.has_access("read"))
+
+    # ------------------------------------------------------------------
+    # Guessed, tampered, replayed and expired links
+    # ------------------------------------------------------------------
+
+    def _signed(self, trace_id, expiry):
+        signature = self.env["crm.consent.token"]._signature(
+            "campaign_offer", [trace_id], expiry
+        )
+        return f"{trace_id}.{expiry}.{signature}"
+
+    def _attack_tokens(self, rng, count):
+        """Return ``count`` tokens that must open no page, by kind."""
+        token = self.path_of(self.trace_ana)
+        trace_id, expiry, signature = token.split(".")
+        other_ids = [self.trace_bruno.id, self.trace_ana.id + 1000, 10**17]
+        past = int(time.time()) - 1
+        kinds = {
+            # Mutations: changed, cut, extended, non-ASCII, huge numbers...
+            "mutated": bad_tokens(rng, token, count * 4 // 10),
+            # Ana's expiry and signature on another trace's id.
+            "other trace": [
+                f"{rng.choice(other_ids)}.{expiry}.{signature}"
+                for _index in range(count // 10)
+            ],
+            # Correctly signed links whose date has passed: a link replayed
+            # after it expired.
+            "expired": [
+                self._signed(self.trace_ana.id, past - rng.randint(0, 10**8))
+                for _index in range(count // 10)
+            ],
+            # Ana's signature with a later expiry: lifetime extended by hand.
+            "extended": [
+                f"{trace_id}.{int(expiry) + rng.randint(1, 10**7)}.{signature}"
+                for _index in range(count // 10)
+            ],
+            # Well-formed tokens with a random signature.
+            "random": [
+                f"{rng.choice([int(trace_id), rng.randint(1, 10**6)])}"
+                f".{int(expiry) + rng.randint(-(10**5), 10**5)}"
+                f".{rng.getrandbits(160):040x}"
+                for _index in range(count // 10)
+            ],
+            # Correctly signed for the trace, but with another scope's
+            # secret message: a consent link's signature pasted in.
+            "other scope": [
+                f"{trace_id}.{expiry}."
+                + self.env["crm.consent.token"]._signature(
+                    rng.choice(["preferences", "confirm", "unsubscribe"]),
+                    [int(trace_id)],
+                    int(expiry),
+                )
+                for _index in range(count // 10)
+            ],
+        }
+        kinds["mutated"] += bad_tokens(
+            rng, token, count - sum(len(tokens) for tokens in kinds.values())
+        )
+        return kinds
+
+    def test_ten_thousand_bad_tokens_open_nothing(self):
+        """10,000 tampered, other-trace, expired, extended, random and
+        malformed tokens open no trace, and none raises."""
+        Trace = self.env["crm.campaign.trace"]
+        token = self.path_of(self.trace_ana)
+        self.assertEqual(Trace._from_offer_token(token), self.trace_ana)
+        kinds = self._attack_tokens(random.Random(20261205), 10000)
+        self.assertEqual(sum(len(tokens) for tokens in kinds.values()), 10000)
+
+        opened = {
+            name: [bad for bad in tokens if Trace._from_offer_token(bad)]
+            for name, tokens in kinds.items()
+        }
+
+        self.assertEqual(opened, {name: [] for name in kinds})
+
+    def _comparable(self, response):
+        """Status, body without CSRF tokens, and headers without the date,
+        the length and the random value of a new session cookie."""
+        headers = tuple(
+            sorted(
+                (name.lower(), SESSION_COOKIE_PATTERN.sub(r"\1=-", value))
+                for name, value in response.headers.items()
+                if name.lower() not in VOLATILE_HEADERS
+            )
+        )
+        body = LAYOUT_CSRF_PATTERN.sub("", CSRF_PATTERN.sub("", response.text))
+        return response.status_code, body, headers
+
+    def _offer_state(self):
+        traces = self.env["crm.campaign.trace"].search([])
+        traces.invalidate_recordset()
+        return {
+            trace.id: (trace.offer_accepted_at, trace.offer_accepted_via)
+            for trace in traces
+        }
+
+    def test_bad_links_over_http_indistinguishable(self):
+        """A few hundred bad tokens over HTTP, shown (GET) and posted with a
+        valid CSRF token (the accept button): every answer is the same 404
+        page with the same headers, and no acceptance is recorded."""
+        rng = random.Random(20261206)
+        kinds = self._attack_tokens(rng, 300)
+        tokens = [bad for tokens in kinds.values() for bad in tokens]
+        # Over HTTP a path cannot hold an empty token or a NUL character.
+        tokens = [bad for bad in tokens if bad and "\x00" not in bad]
+        page = self.get_page(self.path_of(self.trace_ana))
+        csrf_token = CSRF_PATTERN.search(page.text).group(1)
+        before = self._offer_state()
+
+        session_cookies = self.opener.cookies.copy()
+        answers = {"GET": {}, "POST": {}}
+        for index, bad in enumerate(tokens):
+            path = f"/campaign/offer/{quote(bad, safe='')}"
+            if index % 3 == 2:
+                self.opener.cookies = session_cookies.copy()
+                response = self.url_open(path, data={"csrf_token": csrf_token})
+                method = "POST"
+            else:
+                # A new visitor each time, so that the session cookie given
+                # to a first visit is compared too.
+                self.opener.cookies.clear()
+                response = self.url_open(path)
+                method = "GET"
+            answers[method].setdefault(self._comparable(response), []).append(bad)
+
+        self.assertGreater(len(tokens), 250)
+        for method, by_answer in answers.items():
+            self.assertEqual(len(by_answer), 1, f"{method}: {describe(by_answer)}")
+            [(status, body, _headers)] = by_answer
+            self.assertEqual(status, 404, method)
+            self.assertIn("o_consent_invalid_link", body, method)
+            self.assertNotIn("Ana", body, method)
+            self.assertNotIn(self.trace_ana.offer_code, body, method)
+        self.assertEqual(self._offer_state(), before)

@@ -1,5 +1,6 @@
 import hashlib
 import hmac
+import re
 import secrets
 import time
 
@@ -7,6 +8,14 @@ from odoo import api, models
 from odoo.tools import consteq
 
 SECRET_PARAM = "crm_consent.link_secret"
+SIGNATURE_LENGTH = 40
+# ``<expiry>.<signature>``, spelled the one way _sign() spells it. Anything
+# else is rejected before parsing, because str.isdigit() also accepts digits
+# such as "²" that int() rejects, compare_digest() raises on non-ASCII text
+# and int() raises past 4,300 digits. A leading zero or an upper-case
+# signature would let a second spelling of a link work. Twelve digits of
+# seconds reach the year 33658.
+TOKEN_PATTERN = re.compile(rf"([1-9][0-9]{{0,11}})\.([0-9a-f]{{{SIGNATURE_LENGTH}}})")
 
 
 class CrmConsentToken(models.AbstractModel):
@@ -41,7 +50,7 @@ class CrmConsentToken(models.AbstractModel):
         message = ":".join([scope, *(str(part) for part in parts), str(expiry)])
         return hmac.new(
             self._get_secret().encode(), message.encode(), hashlib.sha256
-        ).hexdigest()[:40]
+        ).hexdigest()[:SIGNATURE_LENGTH]
 
     @api.model
     def _sign(self, scope, parts, validity_days):
@@ -56,10 +65,11 @@ class CrmConsentToken(models.AbstractModel):
         The signature is compared in constant time, and a malformed token is
         simply invalid, so callers can respond to every failure the same way.
         """
-        if not isinstance(token, str) or token.count(".") != 1:
+        match = isinstance(token, str) and TOKEN_PATTERN.fullmatch(token)
+        if not match:
             return False
-        expiry_text, signature = token.split(".")
-        if not expiry_text.isdigit() or int(expiry_text) < time.time():
+        expiry_text, signature = match.groups()
+        if int(expiry_text) < time.time():
             return False
         expected = self._signature(scope, parts, int(expiry_text))
-        return consteq(expected, signature)
+        return consteq(expected.encode(), signature.encode())

@@ -1,9 +1,20 @@
 import random
 import re
+import time
+from unittest.mock import patch
+from urllib.parse import quote
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from ..models import crm_consent_token
+from .bad_tokens import bad_tokens
+
 CSRF_TOKEN = re.compile(r"[0-9a-f]{40}o[0-9]+")
+# Headers that differ between any two responses of the same page.
+VOLATILE_HEADERS = {"date", "content-length"}
+# A cookie's value and expiry date, which change with every new session
+# and every second.
+SESSION_COOKIE = re.compile(r"(session_id|Expires)=[^;]*")
 
 
 @tagged("post_install", "-at_install")
@@ -226,6 +237,250 @@ class TestPublicPages(HttpCase):
         path = "/" + self._path(self.partner.consent_preference_url())
         self.env["crm.consent.token"]._rotate_secret()
         self.assertEqual(self.url_open(path).status_code, 404)
+
+
+def describe(by_answer):
+    """Summarise responses that differ: status, headers, body size, tokens."""
+    return "answers differ:\n" + "\n".join(
+        f"{status} {dict(headers)} body of {len(body)} characters,"
+        f" {len(tokens)} tokens such as {tokens[:3]!r}"
+        for (status, body, headers), tokens in by_answer.items()
+    )
+
+
+@tagged("post_install", "-at_install")
+class TestPublicPagesBadTokens(HttpCase):
+    """Guessed, tampered, replayed, expired and other partners' links on the
+    three consent pages: none opens a page, changes a consent, or gets a
+    response that differs from another bad link's."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        Partner = cls.env["res.partner"]
+        cls.partner, cls.other = Partner.create(
+            [
+                {"name": "Inés Calvo Secreta", "email": "ines.calvo@ejemplo.es"},
+                {"name": "Óscar Vidal Oculto", "email": "oscar.vidal@ejemplo.es"},
+            ]
+        )
+        (cls.partner | cls.other).consent_record("email", "granted", "transactional")
+        (cls.partner | cls.other).consent_record(
+            "email", "granted", "marketing", double_opt_in=True
+        )
+        Event = cls.env["crm.consent.event"]
+        cls.pending = Event.search(
+            [("partner_id", "=", cls.partner.id), ("state", "=", "pending")]
+        )
+        cls.other_pending = Event.search(
+            [("partner_id", "=", cls.other.id), ("state", "=", "pending")]
+        )
+        cls.Token = cls.env["crm.consent.token"]
+
+    def _token(self, url):
+        return url.rsplit("/", 1)[1]
+
+    def _signed(self, scope, parts, expiry):
+        return f"{expiry}.{self.Token._signature(scope, parts, expiry)}"
+
+    def _attacks(self, rng, count):
+        """Return ``count`` (scope, parts, token) that must not verify.
+
+        A third are mutations of valid tokens. The others are valid tokens
+        moved to another partner, event, channel, purpose or scope, links
+        replayed after their expiry, expiries extended by hand and random
+        signatures.
+        """
+        partner, other = self.partner.id, self.other.id
+        event, other_event = self.pending.id, self.other_pending.id
+        valid = {
+            "preferences": (
+                [partner],
+                self._token(self.partner.consent_preference_url()),
+            ),
+            "unsubscribe": (
+                [partner, "email", "marketing"],
+                self._token(self.partner.consent_unsubscribe_url("email", "marketing")),
+            ),
+            "confirm": ([event], self._token(self.pending.sudo().double_opt_in_url)),
+        }
+        for scope, (parts, token) in valid.items():
+            self.assertTrue(self.Token._verify(token, scope, parts), scope)
+        moved_parts = {
+            "preferences": [[other], [partner + 1000], [0], [-partner]],
+            "unsubscribe": [
+                [other, "email", "marketing"],
+                [partner, "sms", "marketing"],
+                [partner, "email", "transactional"],
+                [partner, "email", "marketing "],
+            ],
+            "confirm": [[other_event], [event + 1], [event + 1000], [-event]],
+        }
+        past = int(time.time()) - 1
+        attacks = []
+        per_scope = count // 3
+        for scope, (parts, token) in valid.items():
+            mutated = bad_tokens(rng, token, per_scope // 3)
+            attacks += [(scope, parts, bad) for bad in mutated]
+            attacks += [
+                (scope, *self._moved(rng, scope, valid, moved_parts[scope], past))
+                for _index in range(per_scope - len(mutated))
+            ]
+        scope, (parts, token) = "preferences", valid["preferences"]
+        attacks += [
+            (scope, parts, bad) for bad in bad_tokens(rng, token, count - len(attacks))
+        ]
+        return attacks
+
+    def _moved(self, rng, scope, valid, moved_parts, past):
+        """Return (parts, token): a valid token of ``scope`` put to a wrong use."""
+        parts, token = valid[scope]
+        expiry, signature = token.split(".")
+        kind = rng.randrange(5)
+        if kind == 0:
+            # Another partner's, event's, channel's or purpose's ids.
+            return rng.choice(moved_parts), token
+        if kind == 1:
+            # A valid token of another scope, for the same ids.
+            return parts, valid[rng.choice([name for name in valid if name != scope])][
+                1
+            ]
+        if kind == 2:
+            # Correctly signed, but expired: a link replayed too late.
+            return parts, self._signed(scope, parts, past - rng.randint(0, 10**8))
+        if kind == 3:
+            # The expiry extended by hand.
+            return parts, f"{int(expiry) + rng.randint(1, 10**7)}.{signature}"
+        # A random signature.
+        return parts, f"{expiry}.{rng.getrandbits(160):040x}"
+
+    def test_ten_thousand_bad_tokens_never_verify(self):
+        """10,000 tokens of the three scopes: mutated (changed, cut,
+        non-ASCII, huge numbers...), moved to other ids or scopes, expired,
+        extended and random. None verifies and none raises."""
+        attacks = self._attacks(random.Random(20261207), 10000)
+        self.assertEqual(len(attacks), 10000)
+
+        accepted = [
+            attack for attack in attacks if self.Token._verify(attack[2], *attack[:2])
+        ]
+
+        self.assertEqual(accepted, [])
+
+    def test_signature_compared_in_constant_time(self):
+        """The signature goes through hmac.compare_digest (odoo.tools.consteq),
+        as bytes of equal length, whether it is right or wrong."""
+        token = self._token(self.partner.consent_preference_url())
+        expiry, signature = token.split(".")
+        wrong = f"{expiry}.{'0' * len(signature)}"
+        compared = []
+        consteq = crm_consent_token.consteq
+
+        def recording_consteq(first, second):
+            compared.append((type(first), type(second), len(first) == len(second)))
+            return consteq(first, second)
+
+        with patch.object(crm_consent_token, "consteq", recording_consteq):
+            self.assertTrue(self.Token._verify(token, "preferences", [self.partner.id]))
+            self.assertFalse(
+                self.Token._verify(wrong, "preferences", [self.partner.id])
+            )
+
+        self.assertEqual(compared, [(bytes, bytes, True)] * 2)
+
+    def _comparable(self, response):
+        headers = tuple(
+            sorted(
+                (name.lower(), SESSION_COOKIE.sub(r"\1=-", value))
+                for name, value in response.headers.items()
+                if name.lower() not in VOLATILE_HEADERS
+            )
+        )
+        return response.status_code, CSRF_TOKEN.sub("", response.text), headers
+
+    def _ledger(self):
+        events = self.env["crm.consent.event"].search([])
+        consents = self.env["crm.consent"].search([])
+        return (
+            sorted(events.ids),
+            sorted((consent.id, consent.state) for consent in consents),
+            self.pending.state,
+            self.other_pending.state,
+        )
+
+    def _path(self, scope, parts, token):
+        token = quote(token, safe="")
+        if scope == "preferences":
+            return f"/consent/preferences/{parts[0]}/{token}"
+        if scope == "confirm":
+            return f"/consent/confirm/{parts[0]}/{token}"
+        channel, purpose = (quote(code, safe="") for code in parts[1:])
+        return f"/consent/unsubscribe/{parts[0]}/{channel}/{purpose}/{token}"
+
+    def test_bad_links_over_http_indistinguishable(self):
+        """A few hundred bad links per page, shown (GET) and posted (with a
+        valid CSRF token, or the one-click body): per page and method every
+        answer is the same, with the same headers, and nothing changes."""
+        attacks = self._attacks(random.Random(20261208), 900)
+        # A path cannot hold an empty token, a NUL character or a negative id.
+        attacks = [
+            attack
+            for attack in attacks
+            if attack[2] and "\x00" not in attack[2] and attack[1][0] > 0
+        ]
+        page = self.url_open(
+            "/" + self.partner.consent_preference_url().split("/", 3)[3]
+        )
+        csrf_token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
+        session_cookies = self.opener.cookies.copy()
+        before = self._ledger()
+
+        answers = {}
+        for index, (scope, parts, token) in enumerate(attacks):
+            path = self._path(scope, parts, token)
+            if index % 2:
+                method = "POST"
+                self.opener.cookies = session_cookies.copy()
+                data = (
+                    {"List-Unsubscribe": "One-Click"}
+                    if scope == "unsubscribe"
+                    else {"csrf_token": csrf_token}
+                )
+                if scope != "unsubscribe":
+                    # A choice that would change the consent if it were applied.
+                    data.update(
+                        {
+                            f"choice_{channel}_{purpose}": "refused"
+                            for channel in self.env["crm.consent.channel"]
+                            .search([])
+                            .ids
+                            for purpose in self.env["crm.consent.purpose"]
+                            .search([])
+                            .ids
+                        }
+                    )
+                response = self.url_open(path, data=data)
+            else:
+                method = "GET"
+                # A new visitor each time, so that the session cookie given
+                # to a first visit is compared too.
+                self.opener.cookies.clear()
+                response = self.url_open(path)
+            answers.setdefault((scope, method), {}).setdefault(
+                self._comparable(response), []
+            ).append(token)
+
+        self.assertEqual(len(answers), 6)
+        for (scope, method), by_answer in answers.items():
+            self.assertGreater(sum(map(len, by_answer.values())), 100)
+            self.assertEqual(
+                len(by_answer), 1, f"{scope} {method}: {describe(by_answer)}"
+            )
+            [(status, body, _headers)] = by_answer
+            self.assertEqual(status, 404, f"{scope} {method}")
+            for name in ("Inés", "Óscar", "ines.calvo", "oscar.vidal"):
+                self.assertNotIn(name, body, f"{scope} {method}")
+        self.assertEqual(self._ledger(), before)
 
 
 @tagged("post_install", "-at_install")
