@@ -387,21 +387,18 @@ def test_postgresql_restart_during_cron_batch(copy_env, cluster, tmp_path):
         connection.close()
 
 
+@pytest.mark.parametrize("queued_by", ["schedule", "background request"])
 def test_postgresql_restart_during_legacy_import_cron(
-    copy_env, cluster, tmp_path, monkeypatch
+    copy_env, cluster, tmp_path, monkeypatch, queued_by
 ):
     """Restart PostgreSQL while the scheduled action imports a legacy source.
 
     The source is the CSV file of ``tests/test_legacy_faults.py`` (2,000
-    rows, batches of 100), set to run on schedule. After the restart, the
-    failed cron run must have kept only whole batches, and the next run must
-    leave the same partners, links, transactions, consent events and rejected
-    rows as an uninterrupted import of the same file.
-
-    NOTE: a source queued with *Run in background* (``is_run_requested``)
-    instead of on schedule is not finished by the next run: the cron clears
-    the flag in the transaction of the first batch, so after the restart no
-    run picks the source up again and its run stays ``running``.
+    rows, batches of 100), set to run on schedule or queued with *Run in
+    background*. After the restart, the failed cron run must have kept only
+    whole batches, and the next run must mark the cut run as failed and
+    leave the same partners, links, transactions, consent events and
+    rejected rows as an uninterrupted import of the same file.
     """
     rng = random.Random()
     database = copy_env["database"]
@@ -420,11 +417,12 @@ def test_postgresql_restart_during_legacy_import_cron(
 
         prefix = f"b{uuid.uuid4().hex[:8]}"
         source_id = legacy_faults.create_source(legacy_env, tmp_path, prefix)
+        scheduled = queued_by == "schedule"
         query(
             connection,
-            "UPDATE crm_legacy_source SET is_scheduled = (id = %s),"
-            " is_run_requested = false RETURNING id",
-            [source_id],
+            "UPDATE crm_legacy_source SET is_scheduled = (id = %s AND %s),"
+            " is_run_requested = (id = %s AND NOT %s) RETURNING id",
+            [source_id, scheduled, source_id, scheduled],
         )
         only_cron(connection, LEGACY_CRON)
 
@@ -485,5 +483,17 @@ def test_postgresql_restart_during_legacy_import_cron(
         resumed = legacy_faults.snapshot(connection, source_id, prefix)
         for key, value in expected.items():
             assert resumed[key] == value, key
+        states = query(
+            connection,
+            "SELECT state FROM crm_legacy_run WHERE source_id = %s ORDER BY id",
+            [source_id],
+        )
+        assert states == [("failed",), ("done",)], states
+        [(requested,)] = query(
+            connection,
+            "SELECT is_run_requested FROM crm_legacy_source WHERE id = %s",
+            [source_id],
+        )
+        assert not requested, "the background request is still queued"
     finally:
         connection.close()

@@ -483,21 +483,51 @@ class CrmLegacySource(models.Model):
         self.env.ref("crm_legacy_connectors.ir_cron_run_legacy_sources")._trigger()
         return True
 
+    def _fail_interrupted_runs(self):
+        """Mark as failed the runs of these sources still ``running``.
+
+        The scheduled action commits after each batch and runs one job at a
+        time, so such a run was cut short by a server or database restart
+        and nothing is reading it any more. The next run resumes the import.
+        """
+        runs = (
+            self.env["crm.legacy.run"]
+            .sudo()
+            .search([("source_id", "in", self.ids), ("state", "=", "running")])
+        )
+        if runs:
+            runs.write(
+                {
+                    "state": "failed",
+                    "ended_at": fields.Datetime.now(),
+                    "message": self.env._(
+                        "The run stopped before it finished, for example because "
+                        "the server or the database restarted. The next run "
+                        "imports the rest, and rows already imported are not "
+                        "imported twice."
+                    ),
+                }
+            )
+            _logger.info("Marked %s interrupted legacy runs as failed", len(runs))
+
     @api.model
     def _cron_run_scheduled(self):
         """Run the sources queued by a user, then every scheduled source
         incrementally from its watermark; each batch is its own transaction."""
         requested = self.search([("is_run_requested", "=", True)])
         scheduled = self.search([("is_scheduled", "=", True)]) - requested
+        (requested | scheduled)._fail_interrupted_runs()
         cron = self.env["ir.cron"]
         total = len(requested) + len(scheduled)
         done = 0
         for source, incremental in [(s, False) for s in requested] + [
             (s, True) for s in scheduled
         ]:
-            source.is_run_requested = False
             self.env["crm.legacy.importer"].with_context(
                 crm_legacy_incremental=incremental, crm_legacy_commit=True
             )._run(source)
+            # Cleared once the run has ended, so that a run cut short by a
+            # server or database restart is started again by the next cron run.
+            source.is_run_requested = False
             done += 1
             cron._notify_progress(done=done, remaining=total - done)

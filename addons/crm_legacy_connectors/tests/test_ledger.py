@@ -206,6 +206,38 @@ class TestLedger(LegacyCase):
         self.assertEqual(run.rows_read, 2)
         self.assertEqual(source.watermark_value, "2024-12-16")
 
+    def test_background_run_clears_request_when_done(self):
+        source = self.make_ledger_source()
+        source.action_run_background()
+        self.assertTrue(source.is_run_requested)
+        self.env["crm.legacy.source"]._cron_run_scheduled()
+        self.assertFalse(source.is_run_requested)
+        self.assertEqual(len(self.transactions(source)), 3)
+
+    def test_background_request_kept_when_run_crashes(self):
+        source = self.make_ledger_source()
+        source.action_run_background()
+        importer = type(self.env["crm.legacy.importer"])
+        with (
+            patch.object(importer, "_process_batch", side_effect=RuntimeError),
+            self.assertRaises(RuntimeError),
+        ):
+            self.env["crm.legacy.source"]._cron_run_scheduled()
+        self.assertTrue(source.is_run_requested)
+
+    def test_cron_fails_interrupted_runs(self):
+        source = self.make_ledger_source()
+        other = self.make_ledger_source()
+        interrupted = self.env["crm.legacy.run"].create({"source_id": source.id})
+        unrelated = self.env["crm.legacy.run"].create({"source_id": other.id})
+        source.action_run_background()
+        self.env["crm.legacy.source"]._cron_run_scheduled()
+        self.assertEqual(interrupted.state, "failed")
+        self.assertIn("stopped before it finished", interrupted.message)
+        self.assertTrue(interrupted.ended_at)
+        self.assertEqual(unrelated.state, "running")
+        self.assertEqual(len(self.transactions(source)), 3)
+
     def test_rerun_after_file_grows_adds_only_new(self):
         source = self.make_ledger_source()
         self.run_source(source)
