@@ -916,6 +916,8 @@ class CrmLegacyImporter(models.AbstractModel):
         next_token = -1
         for parsed in rows:
             keys = self._row_keys(parsed)
+            # A key already linked for this source needs no new link.
+            parsed["ref_linked"] = bool(parsed["ref"]) and parsed["ref"] in found["ref"]
             if parsed["vat_placeholder"]:
                 parsed["review"] = True
                 reviews.append(
@@ -1006,13 +1008,26 @@ class CrmLegacyImporter(models.AbstractModel):
         counts = {"created": 0, "transactions": 0, "consents": 0}
         partners = self.env["res.partner"].sudo()
 
+        # New partners that get a ledger row in this batch are created with
+        # the mark that record_transactions would set with one more UPDATE
+        # per partner. Of two rows with one reference, the last one is kept.
+        ledger_tokens = set(
+            {
+                parsed["txn"]["source_ref"]: parsed["partner_id"]
+                for parsed in rows
+                if parsed.get("txn")
+            }.values()
+        )
         new_tokens = []
         new_vals = []
         for parsed in rows:
             token = parsed["partner_id"]
             if token < 0 and token not in tokens and token not in new_tokens:
                 new_tokens.append(token)
-                new_vals.append(dict(parsed["partner"]))
+                vals = dict(parsed["partner"])
+                if token in ledger_tokens:
+                    vals["profile_outdated"] = True
+                new_vals.append(vals)
         if new_vals:
             created = self.env["crm.legacy.partner.writer"]._insert_partners(
                 partners, new_vals, context
@@ -1061,7 +1076,9 @@ class CrmLegacyImporter(models.AbstractModel):
     @api.model
     def _write_links(self, source, rows):
         links = {
-            parsed["ref"]: parsed["resolved_id"] for parsed in rows if parsed["ref"]
+            parsed["ref"]: parsed["resolved_id"]
+            for parsed in rows
+            if parsed["ref"] and not parsed.get("ref_linked")
         }
         if not links:
             return

@@ -82,13 +82,7 @@ def parse_amount(value, decimal_separator=",", thousands_separator="."):
         negative, text = True, text[:-1]
     elif text.startswith("+"):
         text = text[1:]
-    dec = re.escape(decimal_separator or ".")
-    if thousands_separator:
-        thousands = re.escape(thousands_separator)
-        integer = rf"(?:\d{{1,3}}(?:{thousands}\d{{3}})+|\d+)"
-    else:
-        integer = r"\d+"
-    match = re.fullmatch(rf"({integer})(?:{dec}(\d+))?", text)
+    match = _amount_pattern(decimal_separator, thousands_separator).fullmatch(text)
     if not match:
         raise ValueError(value)
     digits = match.group(1)
@@ -101,6 +95,18 @@ def parse_amount(value, decimal_separator=",", thousands_separator="."):
     except InvalidOperation as error:
         raise ValueError(value) from error
     return -amount if negative else amount
+
+
+@functools.lru_cache(maxsize=64)
+def _amount_pattern(decimal_separator, thousands_separator):
+    """Return the compiled pattern of an amount with these separators."""
+    dec = re.escape(decimal_separator or ".")
+    if thousands_separator:
+        thousands = re.escape(thousands_separator)
+        integer = rf"(?:\d{{1,3}}(?:{thousands}\d{{3}})+|\d+)"
+    else:
+        integer = r"\d+"
+    return re.compile(rf"({integer})(?:{dec}(\d+))?")
 
 
 def parse_date(value, date_format="%d/%m/%Y"):
