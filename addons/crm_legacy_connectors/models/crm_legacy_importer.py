@@ -110,15 +110,20 @@ class RowValues:
         self.mapping = mapping
         self.row = row
         self.number = row.number
+        # Each mapped value is read and stripped once; the parsers ask for
+        # every target, most of them not mapped.
+        values = row.values
+        self._values = {
+            target: value.strip() if isinstance(value, str) else value
+            for target, column in mapping.items()
+            if column
+            for value in (values.get(column, ""),)
+        }
 
     def get(self, target):
         """Return the value of the column mapped to ``target``, stripped, or
         an empty string when the target is not mapped."""
-        column = self.mapping.get(target)
-        if not column:
-            return ""
-        value = self.row.values.get(column, "")
-        return value.strip() if isinstance(value, str) else value
+        return self._values.get(target, "")
 
     def reject(self, target, value, message):
         """Raise ``RowRejected`` naming the row, the column of ``target`` and
@@ -515,6 +520,8 @@ class CrmLegacyImporter(models.AbstractModel):
 
     @api.model
     def _parse_transaction(self, context, values, display):
+        if "source_ref_prefix" not in context:
+            context["source_ref_prefix"] = f"legacy:{context['source'].id}:"
         amount_value = values.get("txn_amount")
         if amount_value in ("", None):
             return None
@@ -595,7 +602,7 @@ class CrmLegacyImporter(models.AbstractModel):
             "amount": float(amount),
             "currency_id": currency_id,
             "kind": kind,
-            "source_ref": f"legacy:{context['source'].id}:{reference}",
+            "source_ref": context["source_ref_prefix"] + reference,
         }
 
     @api.model

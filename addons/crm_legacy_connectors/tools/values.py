@@ -72,7 +72,16 @@ def parse_amount(value, decimal_separator=",", thousands_separator="."):
     """
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         return Decimal(str(value))
-    text = str(value or "").strip().replace("\xa0", "").replace(" ", "")
+    if isinstance(value, str):
+        return _parse_amount_text(value, decimal_separator, thousands_separator)
+    return _parse_amount_text(str(value or ""), decimal_separator, thousands_separator)
+
+
+# Purchase files repeat the same amounts (CDNOW: 8,209 distinct amounts in
+# 69,659 rows), and a Decimal cannot be changed by the caller.
+@functools.lru_cache(maxsize=16384)
+def _parse_amount_text(value, decimal_separator, thousands_separator):
+    text = value.strip().replace("\xa0", "").replace(" ", "")
     negative = False
     if text.startswith("(") and text.endswith(")"):
         negative, text = True, text[1:-1]
