@@ -94,23 +94,33 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
             )
         ]
         now = self.env.cr.now()
+        # The stored computed fields whose value is known for a partner
+        # without parent, company name or user, and the defaults that no
+        # partner of the batch overrides, are the same for every row: they
+        # are formatted once.
+        shared = dict(
+            defaults,
+            commercial_company_name=None,
+            user_id=None,
+            partner_share=True,
+            create_uid=self.env.uid,
+            write_uid=self.env.uid,
+            create_date=now,
+            write_date=now,
+        )
+        given = set().union(*vals_list)
+        overridden = [name for name in given if name in defaults]
+        for name in given:
+            shared.pop(name, None)
         rows = []
         for partner_id, vals in zip(ids, vals_list, strict=True):
-            row = dict(defaults, **vals)
-            # The stored computed fields whose value is known for a partner
-            # without parent, company name or user.
+            row = {name: defaults[name] for name in overridden}
+            row.update(vals)
             row.update(
                 id=partner_id,
                 commercial_partner_id=partner_id,
                 complete_name=vals["name"],
-                commercial_company_name=None,
-                user_id=None,
-                partner_share=True,
                 email_normalized=email_normalize(vals.get("email") or "", strict=False),
-                create_uid=self.env.uid,
-                write_uid=self.env.uid,
-                create_date=now,
-                write_date=now,
             )
             rows.append(row)
         columns = sorted(set().union(*rows))
@@ -123,14 +133,15 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
             and field.column_type
             and field.compute
             and field.name not in columns
+            and field.name not in shared
         ]
         inputs = self._recompute_inputs(partners, recomputed)
         if inputs is None:
-            self._copy_rows(partners, columns, rows)
+            self._copy_rows(partners, columns, rows, shared)
             self._recompute(partners.browse(ids), recomputed)
         else:
             self._copy_with_known_values(
-                partners, columns, rows, recomputed, inputs, context
+                partners, columns, rows, shared, recomputed, inputs, context
             )
         created = partners.browse(ids)
         created._consent_apply_suppression()
@@ -187,7 +198,7 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
 
     @api.model
     def _copy_with_known_values(
-        self, partners, columns, rows, recomputed, inputs, context
+        self, partners, columns, rows, shared, recomputed, inputs, context
     ):
         """COPY ``rows`` with the values of the fields ``recomputed`` set.
 
@@ -201,7 +212,10 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
         computed_names = tuple(field.name for field in recomputed)
 
         def key(row):
-            return (computed_names, tuple(row.get(name) for name in inputs))
+            return (
+                computed_names,
+                tuple(row.get(name, shared.get(name)) for name in inputs),
+            )
 
         firsts = {}
         try:
@@ -210,12 +224,12 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
                 if row_key not in known:
                     firsts.setdefault(row_key, row)
         except TypeError:  # a value that cannot be a dict key
-            self._copy_rows(partners, columns, rows)
+            self._copy_rows(partners, columns, rows, shared)
             self._recompute(partners.browse([row["id"] for row in rows]), recomputed)
             return
         if firsts:
             first_ids = [row["id"] for row in firsts.values()]
-            self._copy_rows(partners, columns, list(firsts.values()))
+            self._copy_rows(partners, columns, list(firsts.values()), shared)
             self._recompute(partners.browse(first_ids), recomputed)
             values_by_id = {
                 row[0]: dict(zip(computed_names, row[1:], strict=True))
@@ -234,24 +248,36 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
         for row in others:
             row.update(known[key(row)])
         if others:
-            self._copy_rows(partners, sorted({*columns, *computed_names}), others)
+            self._copy_rows(
+                partners, sorted({*columns, *computed_names}), others, shared
+            )
 
     @api.model
-    def _copy_rows(self, model, columns, rows):
+    def _copy_rows(self, model, columns, rows, shared=None):
         """Insert ``rows`` (dicts by column) into the table of ``model`` with
-        ``COPY ... FROM STDIN``. ``False`` and ``None`` are NULL, except in
-        boolean columns."""
+        ``COPY ... FROM STDIN``; ``shared`` holds the values of further
+        columns that are the same for every row. ``False`` and ``None`` are
+        NULL, except in boolean columns."""
+        shared = shared or {}
+        shared_columns = sorted(shared)
+        suffix = "".join(
+            "\t" + self._copy_converter(model._fields[column])(shared[column])
+            for column in shared_columns
+        )
         converters = [
             (column, self._copy_converter(model._fields[column])) for column in columns
         ]
         lines = [
             "\t".join([convert(row.get(column)) for column, convert in converters])
+            + suffix
             for row in rows
         ]
         statement = SQL(
             "COPY %s (%s) FROM STDIN",
             SQL.identifier(model._table),
-            SQL(", ").join(SQL.identifier(column) for column in columns),
+            SQL(", ").join(
+                SQL.identifier(column) for column in [*columns, *shared_columns]
+            ),
         )
         # COPY takes no query parameters: the statement contains identifiers only.
         self.env.cr.copy_expert(statement.code, io.StringIO("\n".join(lines) + "\n"))

@@ -366,6 +366,7 @@ class CrmCustomerTransaction(models.Model):
             for company_id, company in companies.items()
         }
         rows_by_key = {}
+        rounded = {}
         for row in cleaned:
             company, company_currency, rounding = company_currencies[row["company_id"]]
             row["partner_id"] = commercial[row["partner_id"]]
@@ -379,8 +380,13 @@ class CrmCustomerTransaction(models.Model):
                 amount = row["amount"] * cache[row["date"]]
             else:
                 amount = row["amount"]
-            # What res.currency.round does, without a recordset per row.
-            row["amount"] = float_round(amount, precision_rounding=rounding)
+            # What res.currency.round does, without a recordset per row, once
+            # per distinct amount and rounding.
+            if (amount, rounding) not in rounded:
+                rounded[amount, rounding] = float_round(
+                    amount, precision_rounding=rounding
+                )
+            row["amount"] = rounded[amount, rounding]
             rows_by_key[(row["source_ref"], row["company_id"])] = row
         return list(rows_by_key.values())
 
