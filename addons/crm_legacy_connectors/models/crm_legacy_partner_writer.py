@@ -42,8 +42,13 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
       empty, as the ORM computes them for a partner without parent, company
       name or user;
     - every other stored computed field with a column (``phone_e164``,
-      ``phone_sanitized``, the Peppol fields...) is recomputed by the ORM for
-      the whole batch;
+      ``phone_sanitized``, the Peppol fields...) is computed by the ORM on
+      the first partner of each distinct combination of the columns it
+      depends on (phone, country, tax id...), and that partner's values are
+      copied into the others with the same combination. This relies on a
+      computed field depending only on the fields it declares, as the ORM's
+      own recomputation does. When a dependency cannot be followed to a
+      column, the ORM computes the fields of every partner;
     - crm_consent's suppression lists are applied, as its ``create`` and
       ``write`` overrides do.
 

@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 from odoo.tests import tagged
 
 from .common import LegacyCase
@@ -224,8 +226,12 @@ class TestPartnerWriter(LegacyCase):
     def assert_same_stored_values(self, imported, orm_partner):
         imported_values = self.stored_values(imported)
         for name, value in self.stored_values(orm_partner).items():
-            # The twin has no ledger row, so no profile to refresh.
-            if name in VOLATILE_FIELDS or name == "profile_outdated":
+            # The twin has no ledger row, so no profile to refresh; the
+            # calendar's default is the time of creation.
+            if name in VOLATILE_FIELDS or name in (
+                "profile_outdated",
+                "calendar_last_notif_ack",
+            ):
                 continue
             self.assertEqual(imported_values[name], value, f"{imported.name}: {name}")
 
@@ -301,3 +307,33 @@ class TestPartnerWriter(LegacyCase):
         self.assertFalse(first.profile_outdated)
         self.assertEqual(second.transaction_ids.amount, 20.0)
         self.assertTrue(second.profile_outdated)
+
+    def test_recompute_inputs_follow_dependencies_to_columns(self):
+        writer = self.env["crm.legacy.partner.writer"]
+        partners = self.env["res.partner"]
+        fields = [partners._fields["phone_e164"], partners._fields["peppol_eas"]]
+        inputs = writer._recompute_inputs(partners, fields)
+        # country_code has no column: it is followed to country_id.
+        # company_registry is not among the fields passed, so it is an input.
+        self.assertEqual(
+            set(inputs), {"phone", "mobile", "country_id", "vat", "company_registry"}
+        )
+        self.assertIsNone(
+            writer._recompute_inputs(
+                partners, [partners._fields["commercial_partner_id"]]
+            ),
+            "a computed link to a record is never copied from another partner",
+        )
+
+    def test_every_partner_computed_when_inputs_unknown(self):
+        writer_class = type(self.env["crm.legacy.partner.writer"])
+        with patch.object(writer_class, "_recompute_inputs", return_value=None):
+            _source, run = self.import_rows(
+                "U1;Uno Tel;ES;;;633 845 271;;;;01/02/2024;10;U1",
+                "U2;Dos Tel;ES;;;633 845 272;;;;01/02/2024;10;U2",
+            )
+        self.assertEqual(run.partners_created, 2)
+        partners = self.env["res.partner"].search([("name", "like", " Tel")])
+        self.assertEqual(
+            sorted(partners.mapped("phone_e164")), ["+34633845271", "+34633845272"]
+        )
