@@ -1163,7 +1163,12 @@ class CrmLegacyImporter(models.AbstractModel):
                         .browse(vals["currency_id"])
                         ._convert(amount, currency, company, vals["date"])
                     )
-                if float_compare(record[2], amount, precision_rounding=rounding) == 0:
+                # Equal amounts, the common case of a re-run, need no rounding.
+                if (
+                    record[2] == amount
+                    or float_compare(record[2], amount, precision_rounding=rounding)
+                    == 0
+                ):
                     continue
             vals_list.append(vals)
         if vals_list:
