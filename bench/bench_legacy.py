@@ -168,11 +168,12 @@ def bench_copy_writes(database, path, source_id):
     """COPY what the connector writes for the file into the real tables, in
     one transaction rolled back afterwards; return seconds.
 
-    A second baseline, the floor for this amount of writing: one partner
-    per customer (name, commercial partner, the default columns the
-    connector sets), one key link per customer for ``source_id``, one ledger
-    row per purchase, all with the tables' indexes, constraints and
-    foreign keys. Nothing is parsed or validated: the rows are built in
+    This second baseline is the floor for this amount of writing. It writes
+    one partner per customer (name, commercial partner, active, type, the
+    required columns and the audit columns), one key link per customer for
+    ``source_id`` (keys prefixed with ``copy-``, since the connector's keys
+    exist) and one ledger row per purchase, with the tables' indexes,
+    constraints and foreign keys. Nothing is parsed or validated. The rows are built in
     Python before the clock starts, except the partner ids, which are taken
     from the sequence inside the clock as the connector takes them.
     """
@@ -193,17 +194,18 @@ def bench_copy_writes(database, path, source_id):
     now = "2026-01-01 00:00:00"
     partners = "".join(
         f"{partner_id}\tCDNOW {customer}\tCDNOW {customer}\t{partner_id}\tt\t"
-        f"contact\tt\tt\t1\t1\t{now}\t{now}\n"
+        f"contact\tt\tt\task\t1\t1\t{now}\t{now}\n"
         for customer, partner_id in partner_ids.items()
     )
     cr.copy_expert(
         "COPY res_partner (id, name, complete_name, commercial_partner_id, active, "
-        "type, partner_share, profile_outdated, create_uid, write_uid, "
-        "create_date, write_date) FROM STDIN",
+        "type, partner_share, profile_outdated, autopost_bills, create_uid, "
+        "write_uid, create_date, write_date) FROM STDIN",
         io.StringIO(partners),
     )
     links = "".join(
-        f"{source_id}\t{customer}\t{partner_id}\t{company_id}\t1\t1\t{now}\t{now}\n"
+        f"{source_id}\tcopy-{customer}\t{partner_id}\t{company_id}\t1\t1\t"
+        f"{now}\t{now}\n"
         for customer, partner_id in partner_ids.items()
     )
     cr.copy_expert(

@@ -166,7 +166,7 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
     @api.model
     def _recompute_inputs(self, partners, recomputed):
         """Return the names of the columns that the fields ``recomputed``
-        depend on, or None when they cannot be told.
+        depend on, or None when they cannot be determined.
 
         Dependencies are followed through the fields that have no column
         (``country_code`` is ``country_id.code``) and through the recomputed
@@ -260,7 +260,7 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
     @api.model
     def _copy_rows(self, model, columns, rows, shared=None):
         """Insert ``rows`` (dicts by column) into the table of ``model`` with
-        ``COPY ... FROM STDIN``; ``shared`` holds the values of further
+        ``COPY ... FROM STDIN``. ``shared`` contains the values of further
         columns that are the same for every row. ``False`` and ``None`` are
         NULL, except in boolean columns."""
         shared = shared or {}

@@ -237,7 +237,7 @@ class TestPartnerWriter(LegacyCase):
 
     def test_computed_values_shared_by_same_inputs_equal_orm(self):
         """Partners with the same phone, country and tax id get the computed
-        values of the first of them; each must still equal a partner made by
+        values of the first of them. Each must still equal a partner made by
         the ORM, across batches and with different inputs in one batch."""
         lines = [
             "S1;Sin Tel Uno;ES;;;;;;;01/02/2024;10;A1",
