@@ -141,7 +141,9 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
             and field.name not in shared
         ]
         inputs = self._recompute_inputs(partners, recomputed)
-        if inputs is None:
+        if not recomputed:
+            self._copy_rows(partners, columns, rows, shared)
+        elif inputs is None:
             self._copy_rows(partners, columns, rows, shared)
             self._recompute(partners.browse(ids), recomputed)
         else:
