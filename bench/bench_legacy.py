@@ -11,7 +11,10 @@ script measures, in one run and on one database:
    with the peak resident memory of the process while it runs;
 3. Odoo's own import on the first ``--sample`` rows: ``res.partner.load`` for
    their customers, then one ``sale.order`` per purchase created through the
-   ORM (not confirmed), rolled back afterwards.
+   ORM (not confirmed), rolled back afterwards;
+4. a second baseline: ``COPY`` of what the connector writes (one partner and
+   one key link per customer, one ledger row per purchase) straight into the
+   indexed tables, rolled back afterwards: the floor for that much writing.
 
 It prints rows per second for each and the ratios. Usage::
 
@@ -161,6 +164,73 @@ def bench_copy(database, path):
     return seconds
 
 
+def bench_copy_writes(database, path, source_id):
+    """COPY what the connector writes for the file into the real tables, in
+    one transaction rolled back afterwards; return seconds.
+
+    This second baseline is the floor for this amount of writing. It writes
+    one partner per customer (name, commercial partner, active, type, the
+    required columns and the audit columns), one key link per customer for
+    ``source_id`` (keys prefixed with ``copy-``, since the connector's keys
+    exist) and one ledger row per purchase, with the tables' indexes,
+    constraints and foreign keys. Nothing is parsed or validated. The rows are built in
+    Python before the clock starts, except the partner ids, which are taken
+    from the sequence inside the clock as the connector takes them.
+    """
+    rows = read_sample(path, None)
+    customers = list(dict.fromkeys(row[0] for row in rows))
+    import psycopg2
+
+    connection = psycopg2.connect(dbname=database)
+    cr = connection.cursor()
+    cr.execute("SELECT id, currency_id FROM res_company ORDER BY id LIMIT 1")
+    company_id, currency_id = cr.fetchone()
+    started = time.perf_counter()
+    cr.execute(
+        "SELECT nextval('res_partner_id_seq') FROM generate_series(1, %s)",
+        [len(customers)],
+    )
+    partner_ids = dict(zip(customers, (row[0] for row in cr.fetchall()), strict=True))
+    now = "2026-01-01 00:00:00"
+    partners = "".join(
+        f"{partner_id}\tCDNOW {customer}\tCDNOW {customer}\t{partner_id}\tt\t"
+        f"contact\tt\tt\task\t1\t1\t{now}\t{now}\n"
+        for customer, partner_id in partner_ids.items()
+    )
+    cr.copy_expert(
+        "COPY res_partner (id, name, complete_name, commercial_partner_id, active, "
+        "type, partner_share, profile_outdated, autopost_bills, create_uid, "
+        "write_uid, create_date, write_date) FROM STDIN",
+        io.StringIO(partners),
+    )
+    links = "".join(
+        f"{source_id}\tcopy-{customer}\t{partner_id}\t{company_id}\t1\t1\t"
+        f"{now}\t{now}\n"
+        for customer, partner_id in partner_ids.items()
+    )
+    cr.copy_expert(
+        "COPY crm_legacy_partner_link (source_id, external_key, partner_id, "
+        "company_id, create_uid, write_uid, create_date, write_date) FROM STDIN",
+        io.StringIO(links),
+    )
+    ledger = "".join(
+        f"{partner_ids[customer]}\t{day[:4]}-{day[4:6]}-{day[6:]}\t{value}\t"
+        f"purchase\tbench-copy:{number}\t{company_id}\t{currency_id}\t1\t1\t"
+        f"{now}\t{now}\n"
+        for number, (customer, day, _cds, value) in enumerate(rows, 1)
+    )
+    cr.copy_expert(
+        "COPY crm_customer_transaction (partner_id, date, amount, kind, "
+        "source_ref, company_id, currency_id, create_uid, write_uid, "
+        "create_date, write_date) FROM STDIN",
+        io.StringIO(ledger),
+    )
+    seconds = time.perf_counter() - started
+    connection.rollback()
+    connection.close()
+    return seconds
+
+
 def make_source(env, path, name, batch_size):
     data = Path(path).read_bytes()
     return env["crm.legacy.source"].create(
@@ -210,17 +280,19 @@ def bench_connector(registry, path, name, batch_size):
                     "memory_mib": memory.growth_mib,
                 }
             )
-    return results
+    return source_id, results
 
 
 def read_sample(path, size):
+    """Return the first ``size`` rows of the file, split, or all of them
+    when ``size`` is None."""
     rows = []
     with open(path, encoding="ascii") as handle:
         next(handle)
         for line in handle:
             if line.strip():
                 rows.append(line.split())
-            if len(rows) >= size:
+            if size is not None and len(rows) >= size:
                 break
     return rows
 
@@ -268,13 +340,18 @@ def bench_odoo_import(registry, path, sample_size):
     return len(rows), seconds
 
 
-def report(label, rows, copy_seconds, runs, sample_rows, odoo_seconds):
+def report(label, rows, copy_seconds, runs, sample_rows, odoo_seconds, writes_seconds):
     first, second = runs
     ours = rows / first["seconds"]
     copy = rows / copy_seconds
     odoo = sample_rows / odoo_seconds
+    writes = rows / writes_seconds
     print(f"\n## {label}: {rows} rows")
     print(f"COPY:                 {copy:12,.0f} rows/s ({copy_seconds:.2f} s)")
+    print(
+        f"COPY of the writes:   {writes:12,.0f} rows/s ({writes_seconds:.2f} s; "
+        "partners, key links and ledger rows into the indexed tables)"
+    )
     print(
         f"connector, first run: {ours:12,.0f} rows/s ({first['seconds']:.1f} s; "
         f"{first['created']} partners created, {first['transactions']} "
@@ -293,6 +370,10 @@ def report(label, rows, copy_seconds, runs, sample_rows, odoo_seconds):
     )
     print(
         f"connector / Odoo import: {ours / odoo:.1f}x; COPY / connector: {copy / ours:.1f}x"
+    )
+    print(
+        f"COPY of the writes / connector: {writes / ours:.1f}x (first run), "
+        f"{writes / (rows / second['seconds']):.1f}x (re-run)"
     )
 
 
@@ -340,9 +421,14 @@ def main():
     for label, path in datasets:
         rows = count_rows(path)
         copy_seconds = bench_copy(args.database, path)
-        runs = bench_connector(registry, path, f"bench {label}", args.batch_size)
+        source_id, runs = bench_connector(
+            registry, path, f"bench {label}", args.batch_size
+        )
         sample_rows, odoo_seconds = bench_odoo_import(registry, path, args.sample)
-        report(label, rows, copy_seconds, runs, sample_rows, odoo_seconds)
+        writes_seconds = bench_copy_writes(args.database, path, source_id)
+        report(
+            label, rows, copy_seconds, runs, sample_rows, odoo_seconds, writes_seconds
+        )
 
 
 if __name__ == "__main__":

@@ -121,15 +121,20 @@ class RowValues:
         self.mapping = mapping
         self.row = row
         self.number = row.number
+        # Each mapped value is read and stripped once; the parsers ask for
+        # every target, most of them not mapped.
+        values = row.values
+        self._values = {
+            target: value.strip() if isinstance(value, str) else value
+            for target, column in mapping.items()
+            if column
+            for value in (values.get(column, ""),)
+        }
 
     def get(self, target):
         """Return the value of the column mapped to ``target``, stripped, or
         an empty string when the target is not mapped."""
-        column = self.mapping.get(target)
-        if not column:
-            return ""
-        value = self.row.values.get(column, "")
-        return value.strip() if isinstance(value, str) else value
+        return self._values.get(target, "")
 
     def reject(self, target, value, message):
         """Raise ``RowRejected`` naming the row, the column of ``target`` and
@@ -634,6 +639,8 @@ class CrmLegacyImporter(models.AbstractModel):
 
     @api.model
     def _parse_transaction(self, context, values, display):
+        if "source_ref_prefix" not in context:
+            context["source_ref_prefix"] = f"legacy:{context['source'].id}:"
         amount_value = values.get("txn_amount")
         if amount_value in ("", None):
             return None
@@ -714,7 +721,7 @@ class CrmLegacyImporter(models.AbstractModel):
             "amount": float(amount),
             "currency_id": currency_id,
             "kind": kind,
-            "source_ref": f"legacy:{context['source'].id}:{reference}",
+            "source_ref": context["source_ref_prefix"] + reference,
         }
 
     @api.model
@@ -1035,6 +1042,8 @@ class CrmLegacyImporter(models.AbstractModel):
         next_token = -1
         for parsed in rows:
             keys = self._row_keys(parsed)
+            # A key already linked for this source needs no new link.
+            parsed["ref_linked"] = bool(parsed["ref"]) and parsed["ref"] in found["ref"]
             if parsed["vat_placeholder"]:
                 parsed["review"] = True
                 reviews.append(
@@ -1125,13 +1134,26 @@ class CrmLegacyImporter(models.AbstractModel):
         counts = {"created": 0, "transactions": 0, "consents": 0}
         partners = self.env["res.partner"].sudo()
 
+        # New partners that get a ledger row in this batch are created with
+        # the mark that record_transactions would set with one more UPDATE
+        # per partner. Of two rows with one reference, the last one is kept.
+        ledger_tokens = set(
+            {
+                parsed["txn"]["source_ref"]: parsed["partner_id"]
+                for parsed in rows
+                if parsed.get("txn")
+            }.values()
+        )
         new_tokens = []
         new_vals = []
         for parsed in rows:
             token = parsed["partner_id"]
             if token < 0 and token not in tokens and token not in new_tokens:
                 new_tokens.append(token)
-                new_vals.append(dict(parsed["partner"]))
+                vals = dict(parsed["partner"])
+                if token in ledger_tokens:
+                    vals["profile_outdated"] = True
+                new_vals.append(vals)
         if new_vals:
             created = self.env["crm.legacy.partner.writer"]._insert_partners(
                 partners, new_vals, context
@@ -1180,7 +1202,9 @@ class CrmLegacyImporter(models.AbstractModel):
     @api.model
     def _write_links(self, source, rows):
         links = {
-            parsed["ref"]: parsed["resolved_id"] for parsed in rows if parsed["ref"]
+            parsed["ref"]: parsed["resolved_id"]
+            for parsed in rows
+            if parsed["ref"] and not parsed.get("ref_linked")
         }
         if not links:
             return
@@ -1258,7 +1282,12 @@ class CrmLegacyImporter(models.AbstractModel):
                         .browse(vals["currency_id"])
                         ._convert(amount, currency, company, vals["date"])
                     )
-                if float_compare(record[2], amount, precision_rounding=rounding) == 0:
+                # Equal amounts, the common case of a re-run, need no rounding.
+                if (
+                    record[2] == amount
+                    or float_compare(record[2], amount, precision_rounding=rounding)
+                    == 0
+                ):
                     continue
             vals_list.append(vals)
         if vals_list:

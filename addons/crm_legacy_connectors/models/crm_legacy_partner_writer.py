@@ -6,6 +6,21 @@ from odoo.tools import SQL, email_normalize
 
 # Characters that the text format of COPY reads as escapes or separators.
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# Types of computed fields whose column value, read back with SQL, can be
+# copied into other partners as it is.
+KNOWN_VALUE_TYPES = {"char", "text", "selection", "integer", "float", "boolean"}
+
+
+def _copy_boolean(value):
+    return "t" if value else "f"
+
+
+def _copy_text(value):
+    if value is None or value is False:
+        return "\\N"
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ")
+    return str(value).translate(COPY_ESCAPES)
 
 
 class CrmLegacyPartnerWriter(models.AbstractModel):
@@ -27,8 +42,13 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
       empty, as the ORM computes them for a partner without parent, company
       name or user;
     - every other stored computed field with a column (``phone_e164``,
-      ``phone_sanitized``, the Peppol fields...) is recomputed by the ORM for
-      the whole batch;
+      ``phone_sanitized``, the Peppol fields...) is computed by the ORM on
+      the first partner of each distinct combination of the columns it
+      depends on (phone, country, tax id...), and that partner's values are
+      copied into the others with the same combination. This relies on a
+      computed field depending only on the fields it declares, as the ORM's
+      own recomputation does. When a dependency cannot be followed to a
+      column, the ORM computes the fields of every partner;
     - crm_consent's suppression lists are applied, as its ``create`` and
       ``write`` overrides do.
 
@@ -79,29 +99,36 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
             )
         ]
         now = self.env.cr.now()
+        # The stored computed fields whose value is known for a partner
+        # without parent, company name or user, and the defaults that no
+        # partner of the batch overrides, are the same for every row: they
+        # are formatted once.
+        shared = dict(
+            defaults,
+            commercial_company_name=None,
+            user_id=None,
+            partner_share=True,
+            create_uid=self.env.uid,
+            write_uid=self.env.uid,
+            create_date=now,
+            write_date=now,
+        )
+        given = set().union(*vals_list)
+        overridden = [name for name in given if name in defaults]
+        for name in given:
+            shared.pop(name, None)
         rows = []
         for partner_id, vals in zip(ids, vals_list, strict=True):
-            row = dict(defaults, **vals)
-            # The stored computed fields whose value is known for a partner
-            # without parent, company name or user.
+            row = {name: defaults[name] for name in overridden}
+            row.update(vals)
             row.update(
                 id=partner_id,
                 commercial_partner_id=partner_id,
                 complete_name=vals["name"],
-                commercial_company_name=None,
-                user_id=None,
-                partner_share=True,
                 email_normalized=email_normalize(vals.get("email") or "", strict=False),
-                create_uid=self.env.uid,
-                write_uid=self.env.uid,
-                create_date=now,
-                write_date=now,
             )
             rows.append(row)
         columns = sorted(set().union(*rows))
-        self._copy_rows(partners, columns, rows)
-
-        created = partners.browse(ids)
         # Fields kept as attachments (the image sizes) have no column and stay
         # empty: recomputing them would search ir.attachment per partner.
         recomputed = [
@@ -111,46 +138,164 @@ class CrmLegacyPartnerWriter(models.AbstractModel):
             and field.column_type
             and field.compute
             and field.name not in columns
+            and field.name not in shared
         ]
-        for field in recomputed:
-            self.env.add_to_compute(field, created)
-        # Without tracking_disable, mail prepares tracking values per record.
-        created.with_context(tracking_disable=True).flush_recordset(
-            [field.name for field in recomputed]
-        )
+        inputs = self._recompute_inputs(partners, recomputed)
+        if not recomputed:
+            self._copy_rows(partners, columns, rows, shared)
+        elif inputs is None:
+            self._copy_rows(partners, columns, rows, shared)
+            self._recompute(partners.browse(ids), recomputed)
+        else:
+            self._copy_with_known_values(
+                partners, columns, rows, shared, recomputed, inputs, context
+            )
+        created = partners.browse(ids)
         created._consent_apply_suppression()
         return created
 
     @api.model
-    def _copy_rows(self, model, columns, rows):
-        """Insert ``rows`` (dicts by column) into the table of ``model`` with
-        ``COPY ... FROM STDIN``. ``False`` and ``None`` are NULL, except in
-        boolean columns."""
-        lines = []
-        for row in rows:
-            lines.append(
-                "\t".join(
-                    self._copy_value(model._fields[column], row.get(column))
-                    for column in columns
-                )
+    def _recompute(self, partners, recomputed):
+        """Compute the stored computed fields ``recomputed`` of ``partners``
+        through the ORM and write them."""
+        for field in recomputed:
+            self.env.add_to_compute(field, partners)
+        # Without tracking_disable, mail prepares tracking values per record.
+        partners.with_context(tracking_disable=True).flush_recordset(
+            [field.name for field in recomputed]
+        )
+
+    @api.model
+    def _recompute_inputs(self, partners, recomputed):
+        """Return the names of the columns that the fields ``recomputed``
+        depend on, or None when they cannot be determined.
+
+        Dependencies are followed through the fields that have no column
+        (``country_code`` is ``country_id.code``) and through the recomputed
+        fields themselves, down to columns of the partner. A column holding
+        a related record (``country_id``) stands for the fields of that
+        record that the dependency reads. Lists of other records
+        (``child_ids``, ``bank_ids``) are empty on a new partner and decide
+        nothing.
+        """
+        if any(field.type not in KNOWN_VALUE_TYPES for field in recomputed):
+            return None
+        names = set()
+        expanded = {field.name for field in recomputed}
+        todo = [path for field in recomputed for path in self._depends_of(field)]
+        while todo:
+            name = todo.pop().split(".", 1)[0]
+            field = partners._fields.get(name)
+            if field is None:
+                return None
+            if name in expanded or field.type in ("one2many", "many2many"):
+                continue
+            if field.store and field.column_type:
+                names.add(name)
+            elif field.compute or field.related:
+                expanded.add(name)
+                todo.extend(self._depends_of(field))
+            else:
+                return None
+        return sorted(names)
+
+    @api.model
+    def _depends_of(self, field):
+        return list(field.get_depends(self.env["res.partner"])[0])
+
+    @api.model
+    def _copy_with_known_values(
+        self, partners, columns, rows, shared, recomputed, inputs, context
+    ):
+        """COPY ``rows`` with the values of the fields ``recomputed`` set.
+
+        Partners whose ``inputs`` columns hold the same values get the same
+        computed values. The first partner of each new combination of input
+        values is copied alone and computed through the ORM; its values are
+        kept for the run and copied into the other partners. Computing every
+        partner through the ORM took a third of a first run's time.
+        """
+        known = context.setdefault("partner_computed_values", {})
+        computed_names = tuple(field.name for field in recomputed)
+
+        def key(row):
+            return (
+                computed_names,
+                tuple(row.get(name, shared.get(name)) for name in inputs),
             )
+
+        firsts = {}
+        try:
+            for row in rows:
+                row_key = key(row)
+                if row_key not in known:
+                    firsts.setdefault(row_key, row)
+        except TypeError:  # a value that cannot be a dict key
+            self._copy_rows(partners, columns, rows, shared)
+            self._recompute(partners.browse([row["id"] for row in rows]), recomputed)
+            return
+        if firsts:
+            first_ids = [row["id"] for row in firsts.values()]
+            self._copy_rows(partners, columns, list(firsts.values()), shared)
+            self._recompute(partners.browse(first_ids), recomputed)
+            values_by_id = {
+                row[0]: dict(zip(computed_names, row[1:], strict=True))
+                for row in self.env.execute_query(
+                    SQL(
+                        "SELECT id, %s FROM res_partner WHERE id = ANY(%s)",
+                        SQL(", ").join(map(SQL.identifier, computed_names)),
+                        first_ids,
+                    )
+                )
+            }
+            for row_key, row in firsts.items():
+                known[row_key] = values_by_id[row["id"]]
+        first_ids = {row["id"] for row in firsts.values()}
+        others = [row for row in rows if row["id"] not in first_ids]
+        for row in others:
+            row.update(known[key(row)])
+        if others:
+            self._copy_rows(
+                partners, sorted({*columns, *computed_names}), others, shared
+            )
+
+    @api.model
+    def _copy_rows(self, model, columns, rows, shared=None):
+        """Insert ``rows`` (dicts by column) into the table of ``model`` with
+        ``COPY ... FROM STDIN``. ``shared`` contains the values of further
+        columns that are the same for every row. ``False`` and ``None`` are
+        NULL, except in boolean columns."""
+        shared = shared or {}
+        shared_columns = sorted(shared)
+        suffix = "".join(
+            "\t" + self._copy_converter(model._fields[column])(shared[column])
+            for column in shared_columns
+        )
+        converters = [
+            (column, self._copy_converter(model._fields[column])) for column in columns
+        ]
+        lines = [
+            "\t".join([convert(row.get(column)) for column, convert in converters])
+            + suffix
+            for row in rows
+        ]
         statement = SQL(
             "COPY %s (%s) FROM STDIN",
             SQL.identifier(model._table),
-            SQL(", ").join(SQL.identifier(column) for column in columns),
+            SQL(", ").join(
+                SQL.identifier(column) for column in [*columns, *shared_columns]
+            ),
         )
         # COPY takes no query parameters: the statement contains identifiers only.
         self.env.cr.copy_expert(statement.code, io.StringIO("\n".join(lines) + "\n"))
 
     @api.model
-    def _copy_value(self, field, value):
+    def _copy_converter(self, field):
+        """Return the function that writes a value of ``field`` in the text
+        format of COPY."""
         if field.type == "boolean":
-            return "t" if value else "f"
-        if value is None or value is False:
-            return "\\N"
-        if isinstance(value, datetime.datetime):
-            return value.isoformat(sep=" ")
-        return str(value).translate(COPY_ESCAPES)
+            return _copy_boolean
+        return _copy_text
 
     @api.model
     def _update_partners(self, partners, updates, overwrite=False):

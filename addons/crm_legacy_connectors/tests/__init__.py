@@ -6,6 +6,7 @@ from . import (
     test_ledger,
     test_other_sources,
     test_partner_writer,
+    test_repeated_values,
     test_secrets,
     test_security,
 )

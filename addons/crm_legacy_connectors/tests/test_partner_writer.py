@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 from odoo.tests import tagged
 
 from .common import LegacyCase
@@ -213,3 +215,125 @@ class TestPartnerWriter(LegacyCase):
             },
         )
         self.assertEqual(len(one_batch["ledger"]), 5)
+
+    def orm_twin(self, values):
+        return (
+            self.env["res.partner"]
+            .with_context(tracking_disable=True, mail_create_nolog=True)
+            .create(values)
+        )
+
+    def assert_same_stored_values(self, imported, orm_partner):
+        imported_values = self.stored_values(imported)
+        for name, value in self.stored_values(orm_partner).items():
+            # The twin has no ledger row, so no profile to refresh; the
+            # calendar's default is the time of creation.
+            if name in VOLATILE_FIELDS or name in (
+                "profile_outdated",
+                "calendar_last_notif_ack",
+            ):
+                continue
+            self.assertEqual(imported_values[name], value, f"{imported.name}: {name}")
+
+    def test_computed_values_shared_by_same_inputs_equal_orm(self):
+        """Partners with the same phone, country and tax id get the computed
+        values of the first of them. Each must still equal a partner made by
+        the ORM, across batches and with different inputs in one batch."""
+        lines = [
+            "S1;Sin Tel Uno;ES;;;;;;;01/02/2024;10;A1",
+            "S2;Sin Tel Dos;ES;;;;;;;01/02/2024;11;A2",
+            "T1;Tel Uno;ES;;;633 845 271;;;;01/02/2024;12;A3",
+            "T2;Tel Dos;ES;;;633 845 272;;;;01/02/2024;13;A4",
+            "S3;Sin Tel Tres;ES;;;;;;;01/02/2024;14;A5",
+            "B1;Bruselas;BE;BE0477472701;;;;;;01/02/2024;15;A6",
+            "B2;Bruselas Dos;BE;BE0477472701;;;;;;01/02/2024;16;A7",
+            "F1;Francia;FR;;;;;;;01/02/2024;17;A8",
+        ]
+        _source, run = self.import_rows(*lines, batch_size=3)
+        self.assertEqual(run.rows_rejected, 0)
+        # B2 has B1's tax id: the next batch finds B1 by it.
+        self.assertEqual(run.partners_created, 7)
+        phones = self.env["res.partner"].search([("name", "=like", "Tel %")])
+        self.assertEqual(
+            sorted(phones.mapped("phone_e164")), ["+34633845271", "+34633845272"]
+        )
+        twins = {
+            "Sin Tel Uno": {"country_id": self.env.ref("base.es").id},
+            "Sin Tel Dos": {"country_id": self.env.ref("base.es").id},
+            "Sin Tel Tres": {"country_id": self.env.ref("base.es").id},
+            "Tel Uno": {
+                "country_id": self.env.ref("base.es").id,
+                "phone": "633 845 271",
+            },
+            "Tel Dos": {
+                "country_id": self.env.ref("base.es").id,
+                "phone": "633 845 272",
+            },
+            "Bruselas": {"country_id": self.env.ref("base.be").id, "vat": True},
+            "Francia": {"country_id": self.env.ref("base.fr").id},
+        }
+        for name, values in twins.items():
+            imported = self.env["res.partner"].search([("name", "=", name)])
+            self.assertEqual(len(imported), 1, name)
+            twin_values = dict(values, name=name)
+            if values.get("vat"):
+                # The twin gets the tax id as the import stored it.
+                self.assertTrue(imported.vat)
+                twin_values["vat"] = imported.vat
+            self.assert_same_stored_values(imported, self.orm_twin(twin_values))
+
+    def test_new_partner_marked_outdated_only_with_ledger_row(self):
+        self.import_rows(
+            "L1;Con Compra;ES;;;;;;;01/02/2024;10;M1",
+            "L2;Sin Compra;ES;;sin@ejemplo.es;;;;;;;",
+        )
+        with_purchase = self.env["res.partner"].search([("name", "=", "Con Compra")])
+        without = self.env["res.partner"].search([("name", "=", "Sin Compra")])
+        self.assertTrue(with_purchase.profile_outdated)
+        self.assertTrue(with_purchase.transaction_ids)
+        self.assertFalse(without.profile_outdated)
+        self.assertFalse(without.transaction_ids)
+
+    def test_reference_moved_within_batch_marks_only_last_partner(self):
+        """Of two rows with one transaction reference, the last one is kept,
+        so the partner of the first row has no ledger row to refresh."""
+        self.import_rows(
+            "P1;Primero;ES;;;;;;;01/02/2024;10;SAME",
+            "P2;Segundo;ES;;;;;;;02/02/2024;20;SAME",
+        )
+        first = self.env["res.partner"].search([("name", "=", "Primero")])
+        second = self.env["res.partner"].search([("name", "=", "Segundo")])
+        self.assertFalse(first.transaction_ids)
+        self.assertFalse(first.profile_outdated)
+        self.assertEqual(second.transaction_ids.amount, 20.0)
+        self.assertTrue(second.profile_outdated)
+
+    def test_recompute_inputs_follow_dependencies_to_columns(self):
+        writer = self.env["crm.legacy.partner.writer"]
+        partners = self.env["res.partner"]
+        fields = [partners._fields["phone_e164"], partners._fields["peppol_eas"]]
+        inputs = writer._recompute_inputs(partners, fields)
+        # country_code has no column: it is followed to country_id.
+        # company_registry is not among the fields passed, so it is an input.
+        self.assertEqual(
+            set(inputs), {"phone", "mobile", "country_id", "vat", "company_registry"}
+        )
+        self.assertIsNone(
+            writer._recompute_inputs(
+                partners, [partners._fields["commercial_partner_id"]]
+            ),
+            "a computed link to a record is never copied from another partner",
+        )
+
+    def test_every_partner_computed_when_inputs_unknown(self):
+        writer_class = type(self.env["crm.legacy.partner.writer"])
+        with patch.object(writer_class, "_recompute_inputs", return_value=None):
+            _source, run = self.import_rows(
+                "U1;Uno Tel;ES;;;633 845 271;;;;01/02/2024;10;U1",
+                "U2;Dos Tel;ES;;;633 845 272;;;;01/02/2024;10;U2",
+            )
+        self.assertEqual(run.partners_created, 2)
+        partners = self.env["res.partner"].search([("name", "like", " Tel")])
+        self.assertEqual(
+            sorted(partners.mapped("phone_e164")), ["+34633845271", "+34633845272"]
+        )

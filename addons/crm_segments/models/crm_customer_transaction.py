@@ -4,7 +4,7 @@ from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, float_round
 
 _logger = logging.getLogger(__name__)
 
@@ -119,9 +119,17 @@ class CrmCustomerTransaction(models.Model):
                              company_id, res_model, res_id)
                 ),
                 previous AS (
+                    -- One probe of the unique index per input row: as a plain
+                    -- join the planner hashed the whole ledger for every batch.
                     SELECT tx.partner_id
-                      FROM crm_customer_transaction tx
-                      JOIN input USING (source_ref, company_id)
+                      FROM input
+                      CROSS JOIN LATERAL (
+                          SELECT old.partner_id
+                            FROM crm_customer_transaction old
+                           WHERE old.source_ref = input.source_ref
+                             AND old.company_id = input.company_id
+                           LIMIT 1
+                      ) tx
                      WHERE tx.partner_id <> input.partner_id
                 ),
                 upsert AS (
@@ -149,10 +157,12 @@ class CrmCustomerTransaction(models.Model):
                     RETURNING id, source_ref, company_id, partner_id
                 ),
                 mark AS (
+                    -- An array, so that the partners are found by their
+                    -- primary key rather than by a scan of res_partner.
                     UPDATE res_partner
                        SET profile_outdated = TRUE
-                     WHERE id IN (SELECT partner_id FROM upsert
-                                  UNION SELECT partner_id FROM previous)
+                     WHERE id = ANY(ARRAY(SELECT partner_id FROM upsert
+                                          UNION SELECT partner_id FROM previous))
                        AND profile_outdated IS NOT TRUE
                 )
                 SELECT id, source_ref, company_id FROM upsert
@@ -378,21 +388,34 @@ class CrmCustomerTransaction(models.Model):
                 )
 
         rates = defaultdict(dict)
+        # The company currency and its rounding, read once per company
+        # instead of through the ORM for every row.
+        company_currencies = {
+            company_id: (company, company.currency_id, company.currency_id.rounding)
+            for company_id, company in companies.items()
+        }
         rows_by_key = {}
+        rounded = {}
         for row in cleaned:
-            company = companies[row["company_id"]]
+            company, company_currency, rounding = company_currencies[row["company_id"]]
             row["partner_id"] = commercial[row["partner_id"]]
-            if row["currency_id"] and row["currency_id"] != company.currency_id.id:
+            if row["currency_id"] and row["currency_id"] != company_currency.id:
                 currency = self.env["res.currency"].browse(row["currency_id"])
                 cache = rates[(currency.id, company.id)]
                 if row["date"] not in cache:
                     cache[row["date"]] = currency._get_conversion_rate(
-                        currency, company.currency_id, company, row["date"]
+                        currency, company_currency, company, row["date"]
                     )
                 amount = row["amount"] * cache[row["date"]]
             else:
                 amount = row["amount"]
-            row["amount"] = company.currency_id.round(amount)
+            # What res.currency.round does, without a recordset per row, once
+            # per distinct amount and rounding.
+            if (amount, rounding) not in rounded:
+                rounded[amount, rounding] = float_round(
+                    amount, precision_rounding=rounding
+                )
+            row["amount"] = rounded[amount, rounding]
             rows_by_key[(row["source_ref"], row["company_id"])] = row
         return list(rows_by_key.values())
 
@@ -403,8 +426,23 @@ class CrmCustomerTransaction(models.Model):
         given.
         """
         ids = {row[field_name] for row in rows if row[field_name]}
-        records = self.env[model_name].sudo().browse(ids).exists()
-        found = {record.id: record for record in records}
+        model = self.env[model_name].sudo()
+        if target_field:
+            # One query for the ids and their target, without loading every
+            # column of the records into the cache.
+            model.flush_model([target_field])
+            found = dict(
+                self.env.execute_query(
+                    SQL(
+                        "SELECT id, %s FROM %s WHERE id = ANY(%s)",
+                        SQL.identifier(target_field),
+                        SQL.identifier(model._table),
+                        list(ids),
+                    )
+                )
+            )
+        else:
+            found = {record.id: record for record in model.browse(ids).exists()}
         for index, row in enumerate(rows):
             if row[field_name] and row[field_name] not in found:
                 self._raise_invalid(
@@ -413,6 +451,4 @@ class CrmCustomerTransaction(models.Model):
                     row[field_name],
                     self.env._("no %(model)s record has this id.", model=model_name),
                 )
-        if target_field:
-            return {key: record[target_field].id for key, record in found.items()}
         return found

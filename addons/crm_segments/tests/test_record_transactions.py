@@ -72,6 +72,22 @@ class TestRecordTransactions(SegmentsCommon):
         self.record(self.customer, 12.0)
         self.assertTrue(self.customer.profile_outdated)
 
+    def test_moved_reference_marks_old_and_new_partner(self):
+        self.record(self.customer, 12.0, ref="moved/1")
+        self.record(self.company_customer, 30.0, ref="other/1")
+        (self.customer | self.company_customer).profile_outdated = False
+        self.record(self.company_customer, 12.0, ref="moved/1")
+        self.assertTrue(self.customer.profile_outdated, "the partner it left")
+        self.assertTrue(self.company_customer.profile_outdated)
+        self.assertFalse(self.customer.transaction_ids)
+        self.assertEqual(len(self.company_customer.transaction_ids), 2)
+
+    def test_unchanged_partner_not_marked_by_other_rows(self):
+        self.record(self.customer, 12.0, ref="keep/1")
+        self.customer.profile_outdated = False
+        self.record(self.company_customer, 30.0, ref="other/2")
+        self.assertFalse(self.customer.profile_outdated)
+
     def test_invalid_kind_names_row_and_value(self):
         with self.assertRaisesRegex(UserError, r"row 1.*kind.*'gift'"):
             self.Transaction.record_transactions(
