@@ -407,12 +407,19 @@ class CrmCampaignTrace(models.Model):
                 # The journey goes on by other channels: steps that only wait
                 # for this one still run, response triggers cannot hold.
                 skipped._schedule_children(triggers=("after_step",))
-        for trace in traces.filtered(lambda trace: trace.id in delayed):
-            trace.write(
-                {"scheduled_at": delayed[trace.id], "skip_reason": "quiet_hours"}
-            )
+        # Partners of one time zone are delayed to the same moment, so one
+        # write per distinct moment.
+        delayed_by_moment = traces.filtered(
+            lambda trace: trace.id in delayed
+        ).grouped(lambda trace: delayed[trace.id])
+        for moment, moved in delayed_by_moment.items():
+            moved.write({"scheduled_at": moment, "skip_reason": "quiet_hours"})
         traces = traces.filtered(
             lambda trace: trace.id not in refused and trace.id not in delayed
+        )
+        # A trace delayed by quiet hours earlier runs now: its reason is stale.
+        traces.filtered(lambda trace: trace.skip_reason == "quiet_hours").write(
+            {"skip_reason": False}
         )
 
         # Outside the per-step savepoints: two executors creating the same

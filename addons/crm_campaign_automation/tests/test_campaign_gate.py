@@ -140,6 +140,7 @@ class TestCampaignGate(CampaignCase):
         with freeze_time("2026-01-14 08:00:00"):
             campaign.action_execute()
         self.assertEqual(traces.mapped("state"), ["done"] * 3)
+        self.assertEqual(traces.mapped("skip_reason"), [False] * 3)
         self.assertEqual(len(self.mails_of(campaign)), 3)
 
     def test_quiet_weekday_moves_to_next_allowed_day(self):
