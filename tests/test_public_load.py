@@ -2,9 +2,9 @@
 multi-worker mode.
 
 The test starts its own Odoo server over the test database with two HTTP
-workers (``--workers=2 --max-cron-threads=0``) on free loopback ports, as
-production runs it, and checks that the websocket (gevent) process answers
-on its port. A thread pool of this pytest process then sends a few hundred
+workers (``--workers=2 --max-cron-threads=0``) on free loopback ports,
+because the test command's server runs threaded, and checks that the
+websocket (gevent) process responds on its port. A thread pool of this pytest process then sends 480
 requests at once, valid and forged links mixed, to the preference centre,
 the one-click unsubscribe (RFC 8058), the open-tracking pixel and a
 campaign's offer page. Every signed link must get 200 with its page, image

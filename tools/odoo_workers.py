@@ -63,7 +63,7 @@ def start_server(
     addons_path=ADDONS_DIR,
     timeout=120,
 ):
-    """Start Odoo with ``workers`` HTTP workers, wait until it answers
+    """Start Odoo with ``workers`` HTTP workers, wait until it responds to
     ``/web/health`` and return ``(process, url)``.
 
     The server runs in a session of its own, so that ``stop_server`` can end
