@@ -45,19 +45,26 @@ import os
 import platform
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 import xmlrpc.client
 from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-ADDONS_DIR = ROOT / "addons"
+sys.path.insert(0, str(ROOT / "tools"))
+
+from odoo_workers import (  # noqa: E402
+    ServerError,
+    check_gevent,
+    free_port,
+    odoo_command,
+    start_server,
+    stop_server,
+)
+
 SUITE_ADDONS = [
     "crm_consent",
     "crm_segments",
@@ -79,36 +86,6 @@ def fail(message):
     sys.exit(2)
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def odoo_command(database):
-    # The odoo script rather than "python -m odoo": in multi-worker mode Odoo
-    # starts its websocket process by running sys.argv again, and
-    # odoo/__main__.py cannot run as a plain script (Odoo 18.0).
-    executable = shutil.which("odoo")
-    if not executable:
-        fail("the odoo command is not on PATH")
-    command = [
-        executable,
-        f"--database={database}",
-        f"--addons-path={ADDONS_DIR}",
-        "--http-interface=127.0.0.1",
-    ]
-    for variable, option in (
-        ("PGHOST", "--db_host"),
-        ("PGPORT", "--db_port"),
-        ("PGUSER", "--db_user"),
-        ("PGPASSWORD", "--db_password"),
-    ):
-        if os.environ.get(variable):
-            command.append(f"{option}={os.environ[variable]}")
-    return command
-
-
 def create_database(database):
     subprocess.run(["dropdb", "--if-exists", database], check=True)
     print(f"Installing the suite on {database} without demo data...", flush=True)
@@ -124,82 +101,6 @@ def create_database(database):
         ],
         check=True,
     )
-
-
-def start_server(database, port, gevent_port, workers, log_path):
-    command = [
-        *odoo_command(database),
-        f"--http-port={port}",
-        f"--gevent-port={gevent_port}",
-        f"--workers={workers}",
-        "--max-cron-threads=0",
-        "--log-level=warn",
-    ]
-    with open(log_path, "w", encoding="utf-8") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            fail(
-                f"the Odoo server exited with code {server.returncode}; see {log_path}"
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/web/health", timeout=5) as response:
-                if response.status == 200:
-                    return server, url
-        except OSError:
-            time.sleep(1)
-    stop_server(server)
-    fail(f"the Odoo server did not respond on {url} within 120 s; see {log_path}")
-
-
-def stop_server(server):
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
-def gevent_pids(server):
-    """Return the pids of the websocket (``gevent``) children of the server."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            arguments = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == server.pid and b"gevent" in arguments:
-            pids.append(int(entry.name))
-    return sorted(pids)
-
-
-def check_gevent(server, gevent_port, timeout=60):
-    """Wait until the websocket process responds on its port; return its pid.
-
-    In multi-worker mode Odoo starts it as a child process and starts it
-    again whenever it exits, so a process that cannot start shows up as a
-    new pid at every look and never responds.
-    """
-    url = f"http://127.0.0.1:{gevent_port}/web/health"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    pids = gevent_pids(server)
-                    if len(pids) == 1:
-                        return pids[0]
-        except OSError:
-            pass
-        time.sleep(1)
-    return None
 
 
 def create_targets(url, database, login, password):
@@ -362,12 +263,20 @@ def main():
         fail("--workers must be at least 1 for multi-worker mode")
 
     if args.create:
-        create_database(args.database)
+        try:
+            create_database(args.database)
+        except ServerError as error:
+            fail(str(error))
     load_before = os.getloadavg()
     port = args.port or free_port()
     gevent_port = args.gevent_port or free_port()
     log_path = Path(tempfile.mkdtemp(prefix="bench_load_")) / "odoo.log"
-    server, url = start_server(args.database, port, gevent_port, args.workers, log_path)
+    try:
+        server, url = start_server(
+            args.database, port, gevent_port, args.workers, log_path
+        )
+    except ServerError as error:
+        fail(str(error))
     try:
         gevent_pid = check_gevent(server, gevent_port)
         paths = create_targets(url, args.database, args.login, args.password)
