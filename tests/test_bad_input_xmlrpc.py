@@ -219,28 +219,52 @@ def source_values(**overrides):
 # (values of crm.legacy.source, fault code, fragments expected in the error)
 SOURCE_CASES = {
     "file not base64": (
-        {"file": "esto no es base64!"},
+        {"file": "esto no es base64 ¡!"},
         USER_ERROR,
-        ["is not base64-encoded"],
+        ["File field", "is not base64-encoded", "base64.b64encode()"],
     ),
     "file base64 without padding": (
         {"file": "YWJj" + "ZA"},
         USER_ERROR,
         ["is not base64-encoded"],
     ),
-    "unknown kind": ({"kind": "pdf"}, None, ["crm.legacy.source.kind", "'pdf'"]),
-    "kind of wrong type": ({"kind": 5}, None, ["crm.legacy.source.kind", "5"]),
+    "unknown kind": ({"kind": "pdf"}, USER_ERROR, ["Kind", "'pdf'", "csv (CSV File)"]),
+    "kind of wrong type": ({"kind": 5}, USER_ERROR, ["Kind", "5", "xlsx"]),
     "unknown encoding": (
         {"encoding": "ebcdic"},
-        None,
-        ["crm.legacy.source.encoding", "'ebcdic'"],
+        USER_ERROR,
+        ["Encoding", "'ebcdic'", "utf-8 (UTF-8)"],
+    ),
+    "unknown delimiter": (
+        {"delimiter": "#"},
+        USER_ERROR,
+        ["Delimiter", "'#'", "; (Semicolon)"],
+    ),
+    "unknown customer update": (
+        {"partner_update": "always"},
+        USER_ERROR,
+        ["Update Matched Customers", "'always'", "fill"],
     ),
     "unknown mapping target": (
         {"mapping_ids": [(0, 0, {"column": "email", "target": "shoe_size"})]},
-        None,
-        ["crm.legacy.mapping.target", "'shoe_size'"],
+        USER_ERROR,
+        ["Target", "'shoe_size'", "partner_email"],
     ),
-    "batch size as words": ({"batch_size": "mil"}, None, ["'mil'"]),
+    "batch size as words": (
+        {"batch_size": "mil"},
+        USER_ERROR,
+        ["Batch Size", "'mil'", "whole number"],
+    ),
+    "batch size as list": (
+        {"batch_size": [1000]},
+        USER_ERROR,
+        ["Batch Size", "[1000]", "whole number"],
+    ),
+    "timeout as decimal": (
+        {"timeout": 2.5},
+        USER_ERROR,
+        ["Timeout", "2.5", "whole number"],
+    ),
     "batch size negative": (
         {"batch_size": -1},
         USER_ERROR,
@@ -286,9 +310,8 @@ SOURCE_CASES = {
 
 @pytest.mark.parametrize("case", sorted(SOURCE_CASES))
 def test_legacy_source_bad_value(odoo, case):
-    """A wrong value for a Selection or Integer field fails in Odoo's own
-    conversion, with fault code 1 naming the field and the value. The
-    product's checks raise a UserError. Either way no source is created."""
+    """A wrong value raises a UserError naming the field, the value and, for
+    a Selection field, the accepted values. No source is created."""
     overrides, fault_code, fragments = SOURCE_CASES[case]
     values = source_values(**overrides)
 
@@ -296,12 +319,103 @@ def test_legacy_source_bad_value(odoo, case):
         odoo.execute("crm.legacy.source", "create", values)
 
     fault = caught.value
-    if fault_code is not None:
-        assert fault.faultCode == fault_code, fault.faultString
+    assert fault.faultCode == fault_code, fault.faultString
     for fragment in fragments:
         assert fragment in fault.faultString
     # A huge value is shortened, not echoed whole.
     assert len(fault.faultString) < 20_000
+    assert count(odoo, "crm.legacy.source", [("name", "=", values["name"])]) == 0
+
+
+# (values written on an existing source or mapping, fragments expected)
+WRITE_CASES = {
+    "batch size as words": (
+        "crm.legacy.source",
+        {"batch_size": "mucho"},
+        ["Batch Size", "'mucho'"],
+    ),
+    "unknown kind": ("crm.legacy.source", {"kind": "pdf"}, ["Kind", "'pdf'", "csv"]),
+    "unknown mapping target": (
+        "crm.legacy.mapping",
+        {"target": "shoe_size"},
+        ["Target", "'shoe_size'", "partner_email"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRITE_CASES))
+def test_legacy_source_write_bad_value(odoo, case):
+    model, values, fragments = WRITE_CASES[case]
+    source_id = legacy_source(
+        odoo, "csv", b"email\nana@ejemplo.es\n", {"email": "partner_email"}
+    )
+    if model == "crm.legacy.mapping":
+        record_ids = odoo.execute(model, "search", [("source_id", "=", source_id)])
+    else:
+        record_ids = [source_id]
+    fields = list(values)
+    before = odoo.execute(model, "read", record_ids, fields)
+
+    assert_user_error(
+        lambda: odoo.execute(model, "write", record_ids, values), *fragments
+    )
+
+    assert odoo.execute(model, "read", record_ids, fields) == before
+
+
+@pytest.fixture(scope="module")
+def spanish(odoo):
+    """Install es_ES as a user does, from the language wizard."""
+    [lang] = odoo.execute(
+        "res.lang",
+        "search_read",
+        [("code", "=", "es_ES"), ("active", "in", [True, False])],
+        fields=["active"],
+    )
+    if not lang["active"]:
+        wizard = odoo.execute(
+            "base.language.install", "create", {"lang_ids": [(6, 0, [lang["id"]])]}
+        )
+        odoo.execute("base.language.install", "lang_install", [wizard])
+    return "es_ES"
+
+
+# (values of crm.legacy.source, Spanish fragments expected in the error)
+SPANISH_CASES = {
+    "file not base64": (
+        {"file": "esto no es base64 ¡!"},
+        ["Archivo", "no está codificado en base64", "base64.b64encode()"],
+    ),
+    "batch size as words": (
+        {"batch_size": "mucho"},
+        ["Tamaño de lote", "'mucho'", "número entero"],
+    ),
+    "unknown kind": (
+        {"kind": "pdf"},
+        ["'pdf'", "Valores aceptados", "csv (Archivo CSV)"],
+    ),
+    "unknown mapping target": (
+        {"mapping_ids": [(0, 0, {"column": "email", "target": "shoe_size"})]},
+        ["'shoe_size'", "Valores aceptados", "partner_email"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPANISH_CASES))
+def test_legacy_source_bad_value_in_spanish(odoo, spanish, case):
+    overrides, fragments = SPANISH_CASES[case]
+    values = source_values(**overrides)
+
+    with pytest.raises(xmlrpc.client.Fault) as caught:
+        odoo.execute("crm.legacy.source", "create", values, context={"lang": spanish})
+
+    fault = caught.value
+    assert fault.faultCode == USER_ERROR, fault.faultString
+    for fragment in fragments:
+        assert fragment in fault.faultString
+    # Python's own English text is not appended.
+    for english in ("Only base64", "invalid literal", "Wrong value", "is not a valid"):
+        assert english not in fault.faultString
     assert count(odoo, "crm.legacy.source", [("name", "=", values["name"])]) == 0
 
 

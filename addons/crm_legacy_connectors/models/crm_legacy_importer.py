@@ -172,7 +172,13 @@ class CrmLegacyImporter(models.AbstractModel):
     @api.model
     def _run(self, source):
         started = time.monotonic()
-        run = self.env["crm.legacy.run"].sudo().create({"source_id": source.id})
+        # The source's own errors are then in the run's language too.
+        source = source.with_env(self.env)
+        run_vals = {"source_id": source.id}
+        if self.env.context.get("crm_legacy_run_user_id"):
+            # A background run requested by a user is recorded as theirs.
+            run_vals["user_id"] = self.env.context["crm_legacy_run_user_id"]
+        run = self.env["crm.legacy.run"].sudo().create(run_vals)
         context = self._make_context(source)
         context["run"] = run
         auto_commit = self.env.context.get("crm_legacy_commit") and not getattr(

@@ -1,4 +1,6 @@
-from odoo import fields, models
+from odoo import api, fields, models
+
+from ..tools.field_values import check_field_values
 
 MAPPING_TARGETS = [
     ("partner_ref", "Customer: external key"),
@@ -46,3 +48,13 @@ class CrmLegacyMapping(models.Model):
             "Each target can be mapped from one column only.",
         ),
     ]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            check_field_values(self, vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        check_field_values(self, vals)
+        return super().write(vals)

@@ -13,6 +13,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..tools import readers, redaction
+from ..tools.field_values import check_field_values
 
 _logger = logging.getLogger(__name__)
 
@@ -155,6 +156,13 @@ class CrmLegacySource(models.Model):
         copy=False,
         help="A user asked for a background run, not started yet.",
     )
+    run_requested_by_id = fields.Many2one(
+        "res.users",
+        copy=False,
+        readonly=True,
+        help="User who asked for the background run. The run is recorded as "
+        "theirs and its messages are written in their language.",
+    )
     watermark_column = fields.Char(
         help="Date or number column; on a scheduled run only rows above the "
         "watermark are read."
@@ -253,10 +261,12 @@ class CrmLegacySource(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            check_field_values(self, vals)
             self._check_file_encoding(vals)
         return super().create(vals_list)
 
     def write(self, vals):
+        check_field_values(self, vals)
         self._check_file_encoding(vals)
         return super().write(vals)
 
@@ -275,9 +285,11 @@ class CrmLegacySource(models.Model):
         except (ValueError, TypeError) as error:
             raise UserError(
                 self.env._(
-                    "The file of source %(name)s is not base64-encoded: %(error)s.",
+                    "The %(field)s field of source %(name)s is not base64-encoded "
+                    "text. Send the file's content encoded in base64, for example "
+                    "with Python's base64.b64encode().",
+                    field=self._fields["file"]._description_string(self.env),
                     name=vals.get("name") or ", ".join(self.mapped("name")),
-                    error=str(error),
                 )
             ) from error
 
@@ -473,13 +485,20 @@ class CrmLegacySource(models.Model):
         """
         self.ensure_one()
         self.check_access("read")
-        return self.env["crm.legacy.importer"]._run(self).id
+        importer = self.env["crm.legacy.importer"]
+        if not self.env.context.get("lang"):
+            # XML-RPC calls often send no language; the run's messages and
+            # rejection reasons are stored and read later in the user's UI.
+            importer = importer.with_context(lang=self.env.user.lang)
+        return importer._run(self).id
 
     def action_run_background(self):
         """Queue the sources for the scheduled action, which commits after
         each batch so the run's counts grow while it reads."""
         self.check_access("read")
-        self.sudo().is_run_requested = True
+        self.sudo().write(
+            {"is_run_requested": True, "run_requested_by_id": self.env.user.id}
+        )
         self.env.ref("crm_legacy_connectors.ir_cron_run_legacy_sources")._trigger()
         return True
 
@@ -510,24 +529,48 @@ class CrmLegacySource(models.Model):
             )
             _logger.info("Marked %s interrupted legacy runs as failed", len(runs))
 
+    def _run_language(self):
+        """Return the language of the messages of this source's background
+        run: the requesting user's, or for a scheduled run the language of
+        the source's company (its partner's), or English."""
+        self.ensure_one()
+        source = self.sudo()
+        return (
+            source.run_requested_by_id.lang
+            or source.company_id.partner_id.lang
+            or "en_US"
+        )
+
     @api.model
     def _cron_run_scheduled(self):
         """Run the sources queued by a user, then every scheduled source
-        incrementally from its watermark; each batch is its own transaction."""
+        incrementally from its watermark; each batch is its own transaction.
+
+        A requested run is recorded as run by the requesting user and its
+        messages are in their language; a scheduled run's messages are in
+        the language of the source's company."""
         requested = self.search([("is_run_requested", "=", True)])
         scheduled = self.search([("is_scheduled", "=", True)]) - requested
-        (requested | scheduled)._fail_interrupted_runs()
+        languages = {source: source._run_language() for source in requested | scheduled}
+        for lang in set(languages.values()):
+            self.browse(
+                [source.id for source, code in languages.items() if code == lang]
+            ).with_context(lang=lang)._fail_interrupted_runs()
         cron = self.env["ir.cron"]
         total = len(requested) + len(scheduled)
         done = 0
         for source, incremental in [(s, False) for s in requested] + [
             (s, True) for s in scheduled
         ]:
+            user = source.sudo().run_requested_by_id if not incremental else None
             self.env["crm.legacy.importer"].with_context(
-                crm_legacy_incremental=incremental, crm_legacy_commit=True
+                crm_legacy_incremental=incremental,
+                crm_legacy_commit=True,
+                crm_legacy_run_user_id=user.id if user else False,
+                lang=languages[source],
             )._run(source)
             # Cleared once the run has ended, so that a run cut short by a
             # server or database restart is started again by the next cron run.
-            source.is_run_requested = False
+            source.write({"is_run_requested": False, "run_requested_by_id": False})
             done += 1
             cron._notify_progress(done=done, remaining=total - done)

@@ -7,6 +7,7 @@ from . import (
     test_other_sources,
     test_partner_writer,
     test_repeated_values,
+    test_run_language,
     test_secrets,
     test_security,
 )

@@ -10,6 +10,11 @@ class LegacyCase(TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        # Runs without a language in the context are written in the running
+        # user's or the company's language, so tests of English messages pin
+        # both, whatever languages the database was created with.
+        cls.env.user.lang = "en_US"
+        cls.env.company.partner_id.lang = "en_US"
         cls.env.company.country_id = cls.env.ref("base.es")
         cls.eur = cls.env.ref("base.EUR")
         cls.env.ref("base.MXN").active = True

@@ -8,7 +8,7 @@ expression.
 import os
 import tempfile
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 
 from .common import LegacyCase
@@ -41,7 +41,7 @@ class TestLegacyInjection(LegacyCase):
 
     def test_mapping_target_not_expression(self):
         source = self.make_source({"email": "partner_email"})
-        with self.assertRaises(ValueError):
+        with self.assertRaises(UserError) as caught:
             source.with_user(self.manager).write(
                 {
                     "mapping_ids": [
@@ -49,3 +49,4 @@ class TestLegacyInjection(LegacyCase):
                     ]
                 }
             )
+        self.assertIn("\"__import__('os')\"", str(caught.exception))
