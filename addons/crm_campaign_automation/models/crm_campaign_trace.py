@@ -409,9 +409,9 @@ class CrmCampaignTrace(models.Model):
                 skipped._schedule_children(triggers=("after_step",))
         # Partners of one time zone are delayed to the same moment, so one
         # write per distinct moment.
-        delayed_by_moment = traces.filtered(
-            lambda trace: trace.id in delayed
-        ).grouped(lambda trace: delayed[trace.id])
+        delayed_by_moment = traces.filtered(lambda trace: trace.id in delayed).grouped(
+            lambda trace: delayed[trace.id]
+        )
         for moment, moved in delayed_by_moment.items():
             moved.write({"scheduled_at": moment, "skip_reason": "quiet_hours"})
         traces = traces.filtered(
