@@ -252,7 +252,10 @@ class OdooHttp:
             (self.base.scheme, self.base.netloc, parts.path, parts.query, "")
         )
 
-    def get(self, url, data=None, content_type=None):
+    def get(self, url, data=None, content_type=None, follow_local=False):
+        """Return the status and body of ``url``. Redirects are not followed,
+        except, with ``follow_local``, those to another path of this server,
+        such as the language prefix Odoo adds when several are installed."""
         if url.startswith("/"):
             url = self.url + url
         request = urllib.request.Request(self.local_url(url), data=data)
@@ -264,6 +267,9 @@ class OdooHttp:
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
             if 300 <= error.code < 400:
+                location = error.headers.get("Location", "")
+                if follow_local and location.startswith("/"):
+                    return self.get(location, follow_local=False)
                 return error.code, b""
             raise DemoError(f"GET {url} failed with HTTP {error.code}.") from error
 
@@ -1096,7 +1102,8 @@ class CdnowDemo:
                 self.options.database, self.options.login, self.options.password
             )
             _status, pdf = http.get(
-                f"/report/pdf/crm_campaign_reports.report_campaign/{self.reactivation_id}"
+                f"/report/pdf/crm_campaign_reports.report_campaign/{self.reactivation_id}",
+                follow_local=True,
             )
             if not pdf.startswith(b"%PDF"):
                 raise DemoError("the campaign PDF report was not rendered as a PDF.")
