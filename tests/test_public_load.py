@@ -272,7 +272,7 @@ def test_public_links_under_concurrent_load(odoo, links, multiworker_url):
     states = odoo.execute("res.partner", "consent_get", [links["partner_id"]], "email")
     assert [state["state"] for state in states] == ["refused"]
     # A repeated one-click request finds the refusal in force and adds none.
-    refusals = odoo.execute(
+    refusal_count = odoo.execute(
         "crm.consent.event",
         "search_count",
         [
@@ -281,4 +281,4 @@ def test_public_links_under_concurrent_load(odoo, links, multiworker_url):
             ("source", "=", "unsubscribe"),
         ],
     )
-    assert refusals == 1
+    assert refusal_count == 1

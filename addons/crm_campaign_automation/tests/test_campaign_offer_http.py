@@ -250,7 +250,7 @@ class TestCampaignOfferPage(CampaignCase, HttpCase):
 
     def test_bad_links_over_http_indistinguishable(self):
         """A few hundred bad tokens over HTTP, shown (GET) and posted with a
-        valid CSRF token (the accept button): every answer is the same 404
+        valid CSRF token (the accept button): every response is the same 404
         page with the same headers, and no acceptance is recorded."""
         rng = random.Random(20261206)
         kinds = self._attack_tokens(rng, 300)

@@ -420,7 +420,7 @@ class TestPublicPagesBadTokens(HttpCase):
     def test_bad_links_over_http_indistinguishable(self):
         """A few hundred bad links per page, shown (GET) and posted (with a
         valid CSRF token, or the one-click body): per page and method every
-        answer is the same, with the same headers, and nothing changes."""
+        response is the same, with the same headers, and nothing changes."""
         attacks = self._attacks(random.Random(20261208), 900)
         # A path cannot hold an empty token, a NUL character or a negative id.
         attacks = [

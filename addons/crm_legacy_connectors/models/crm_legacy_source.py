@@ -546,9 +546,9 @@ class CrmLegacySource(models.Model):
         """Run the sources queued by a user, then every scheduled source
         incrementally from its watermark; each batch is its own transaction.
 
-        A requested run is recorded as run by the requesting user and its
-        messages are in their language; a scheduled run's messages are in
-        the language of the source's company."""
+        A requested run is recorded as run by the requesting user, and its
+        messages are in that user's language. A scheduled run's messages are
+        in the language of the source's company."""
         requested = self.search([("is_run_requested", "=", True)])
         scheduled = self.search([("is_scheduled", "=", True)]) - requested
         languages = {source: source._run_language() for source in requested | scheduled}

@@ -720,7 +720,7 @@ class TestBadInputOutcomes(LegacyCase):
         )
         self.assertFalse(run.rejected_row_ids)
 
-    def test_reader_checks_the_whole_file_before_the_first_row(self):
+    def test_reader_checks_whole_file_first(self):
         """Also for runs that commit each batch: no row comes out of a file
         that turns out broken at its last line, 100,000 rows down."""
         rows = [[str(n), "Ana", "03/04/2024", "5"] for n in range(100_000)]

@@ -1,6 +1,6 @@
 """Check the Selection and Integer values sent to create() and write().
 
-Odoo converts such values late and answers a wrong one with a server error
+Odoo converts such values late and rejects a wrong one with a server error
 in English that names the field by its technical name. These checks run
 first and raise a translated UserError naming the field's label, the value
 and the accepted values.

@@ -127,9 +127,9 @@ def _csv_records(text, delimiter):
     """Yield ``(line, fields, error)`` for each record of ``text``.
 
     ``line`` is the physical line the record starts on. A quote followed by
-    other text than the delimiter spoils one record, which is yielded with
-    the error ``quote``; a quote left open, or a field longer than the csv
-    module's limit, spoils the rest of the file and raises ``SourceError``.
+    text other than the delimiter spoils one record, which is yielded with
+    the error ``quote``. A quote left open, or a field longer than the csv
+    module's limit, spoils the rest of the file, so it raises ``SourceError``.
     """
     reader = csv.reader(text, delimiter=delimiter, strict=True)
     while True:
@@ -314,9 +314,10 @@ UNCALCULATED_FORMULA = re.compile(
 def _check_formula_results(sheet):
     """Raise ``SourceError`` when a formula cell of ``sheet`` has no result.
 
-    Workbooks written by programs often hold formulas that no spreadsheet
-    ever calculated; read with their results, such cells would be empty and
-    the values silently lost. The sheet's XML is scanned in chunks.
+    Workbooks written by programs often contain formulas that no spreadsheet
+    ever calculated. Read with their results, such cells would be empty, so
+    their values would be lost without a word. The sheet's XML is scanned in
+    chunks.
     """
     overlap = 4096
     with sheet._get_source() as xml:
